@@ -1,0 +1,127 @@
+"""Unit of work: one transaction, rolled back unless committed; events and outbox leave after commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Self
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from core.db.models import Event, OutboxItem
+from core.ports import Clock, LivePush, TaskQueue
+
+log = logging.getLogger(__name__)
+
+# Any constant: the transaction-scoped advisory lock that orders event inserts (see commit()).
+EVENT_LOCK_KEY = 480_048
+
+
+class UnitOfWork:
+    """A session plus the side effects it will release once its transaction has committed."""
+
+    def __init__(
+        self,
+        session_factory: Callable[[], so.Session],
+        *,
+        clock: Clock,
+        live: LivePush,
+        tasks: TaskQueue | None,
+    ) -> None:
+        self._factory = session_factory
+        self.clock = clock
+        self._live = live
+        self._tasks = tasks
+        self._events: list[tuple[str, str, dict[str, Any]]] = []
+        self._outbox: list[OutboxItem] = []
+        self.session: so.Session
+
+    def __enter__(self) -> Self:
+        self.session = self._factory()
+        self._events = []
+        self._outbox = []
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def emit(self, type_: str, data: dict[str, Any], *, audience: str = "operators") -> None:
+        """Queue a live event; it is stored in this transaction and pushed only after commit."""
+        self._events.append((type_, audience, data))
+
+    def add_outbox(
+        self, kind: str, payload: dict[str, Any], *, dedup_key: str | None = None, delay_s: float = 0
+    ) -> OutboxItem:
+        """Write a side effect to the outbox in this transaction."""
+        now = self.clock.now()
+        item = OutboxItem(
+            kind=kind,
+            payload=payload,
+            dedup_key=dedup_key,
+            state="pending",
+            attempts=0,
+            created_at=now,
+            available_at=now + timedelta(seconds=delay_s),
+        )
+        self.session.add(item)
+        self._outbox.append(item)
+        return item
+
+    def commit(self) -> list[dict[str, Any]]:
+        """Commit, then push events and publish outbox items; returns the committed events."""
+        rows: list[Event] = []
+        if self._events:
+            if self.session.get_bind().dialect.name == "postgresql":
+                # Sequence values are handed out at INSERT but become visible at COMMIT, so two
+                # concurrent transactions could expose seq 6 before seq 5 and a client resyncing with
+                # after=6 would miss 5 for ever. Holding this lock from the event insert to commit
+                # makes commit order equal seq order (contracts §4: strictly increasing, none lost).
+                self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(EVENT_LOCK_KEY)))
+            now = self.clock.now()
+            for type_, audience, data in self._events:
+                row = Event(type=type_, at=now, audience=audience, payload=data)
+                self.session.add(row)
+                rows.append(row)
+            self.session.flush()
+        self.session.flush()
+        published = [(item.id, item.kind) for item in self._outbox]
+        self.session.commit()
+        events = [event_dict(row) for row in rows]
+        self._events = []
+        self._outbox = []
+        self._after_commit(events, published)
+        return events
+
+    def _after_commit(self, events: list[dict[str, Any]], published: list[tuple[int, str]]) -> None:
+        """Release side effects; failures here never undo the commit (the sweeper re-drives)."""
+        for event in events:
+            try:
+                self._live.emit(event)
+            except Exception:  # noqa: BLE001  a dead push must not fail a committed request
+                log.warning("live push failed for event %s; clients resync by seq", event["seq"])
+        if self._tasks is None:
+            return
+        for outbox_id, kind in published:
+            try:
+                self._tasks.enqueue(outbox_id, kind)
+            except Exception:  # noqa: BLE001  broker down (F4): the sweeper publishes it later
+                log.warning("broker unavailable; outbox item %s waits for the sweeper", outbox_id)
+
+
+def event_dict(row: Event) -> dict[str, Any]:
+    """Render a stored event as the wire payload of contracts §4."""
+    return {
+        "seq": row.seq,
+        "type": row.type,
+        "at": row.at.isoformat(),
+        "audience": row.audience,
+        **row.payload,
+    }

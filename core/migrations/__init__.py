@@ -1,0 +1,1 @@
+"""Alembic migrations of the Sistem 48 schema."""

@@ -1,0 +1,1 @@
+"""Telephony adapter: Asterisk AMI connector, pure frame parser and call-event translator."""
