@@ -45,6 +45,12 @@ class Settings:
     outbox_max_attempts: int = 8
     sweep_interval_seconds: float = 60.0
     public_base_url: str = "http://127.0.0.1:8048"
+    # Channels
+    ami_trunk_endpoints: tuple[str, ...] = ("sistem48-trunk",)
+    sms_per_minute: int = 10  # a real modem manages 6–15 SMS/min
+    sms_transliterate: bool = False  # default for citizens without a preference
+    transcription_confidence: float = 0.6
+    mail_from: str = "sistem48@opstinakotorvaros.com"
 
     @property
     def embedded_broker(self) -> bool:
@@ -122,4 +128,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
         outbox_redrive_seconds=int(get("OUTBOX_REDRIVE_SECONDS") or 60),
         sweep_interval_seconds=float(get("SWEEP_INTERVAL_SECONDS") or 60),
         public_base_url=get("PUBLIC_BASE_URL") or f"http://{http_host}:{http_port}",
+        ami_trunk_endpoints=tuple((get("AMI_TRUNK_ENDPOINTS") or "sistem48-trunk").split(",")),
+        sms_per_minute=int(get("SMS_PER_MINUTE") or 10),
+        sms_transliterate=(get("SMS_TRANSLITERATE") or "").lower() in ("1", "true", "yes"),
+        transcription_confidence=float(get("TRANSCRIPTION_CONFIDENCE") or 0.6),
+        mail_from=get("MAIL_FROM") or "sistem48@opstinakotorvaros.com",
     )

@@ -75,3 +75,54 @@ class RecordingLivePush:
     def emit(self, event: Mapping[str, Any]) -> None:
         """Record the event."""
         self.events.append(event)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TranscribedWord:
+    """One recognised word with its timing (seconds) and confidence in [0, 1]."""
+
+    word: str
+    start: float
+    end: float
+    confidence: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TranscriptResult:
+    """What a speech engine heard in one recording."""
+
+    text: str
+    words: tuple[TranscribedWord, ...]
+    confidence: float | None
+    needs_human: bool
+    engine: str
+    model: str
+    duration_s: float | None = None
+
+
+class TranscriptionUnavailable(Exception):  # noqa: N818  a state, not a bug: "transcription unavailable"
+    """The engine cannot run (model missing or broken); the voicemail stays, marked for a human."""
+
+
+class AudioRejected(ValueError):
+    """The recording cannot be transcribed (empty, truncated, not audio); ``code`` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Transcriber(Protocol):
+    """A speech-to-text engine (Vosk by default; another engine can be plugged in)."""
+
+    def transcribe(self, audio_path: str) -> TranscriptResult:
+        """Transcribe one recording; raises AudioRejected or TranscriptionUnavailable."""
+        ...
+
+
+class CallControl(Protocol):
+    """Places calls on the PBX (click-to-call)."""
+
+    def originate(self, *, channel_id: str, extension: str, number: str) -> None:
+        """Ring the operator's extension, then dial the citizen; the result arrives as an event."""
+        ...

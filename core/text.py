@@ -18,7 +18,8 @@ _CYR_TO_LAT: dict[str, str] = {
 
 # Latin → Cyrillic: digraphs first. lj/nj/dž are nearly always one letter (see module docstring of
 # kotor_varos data: "injekcija" is the rare exception, and folding makes both spellings match anyway).
-_LAT_DIGRAPHS: dict[str, str] = {"lj": "љ", "nj": "њ", "dž": "џ", "dj": "ђ"}
+# "dj" is not read as ђ: proper Latin writes đ, and "nadjačati" is надјачати.
+_LAT_DIGRAPHS: dict[str, str] = {"lj": "љ", "nj": "њ", "dž": "џ"}
 _LAT_TO_CYR: dict[str, str] = {lat: cyr for cyr, lat in _CYR_TO_LAT.items() if len(lat) == 1}
 _LAT_TO_CYR.update({"q": "к", "w": "в", "x": "кс", "y": "ј"})
 
@@ -82,7 +83,7 @@ def _keeps_latin(token: str) -> bool:
 
 def fold(text: str) -> str:
     """Return the matching form: Latin script, lower case, no diacritics, no invisible characters."""
-    latin = to_latin(_INVISIBLE.sub("", text)).lower()
+    latin = to_latin(unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))).lower()
     out: list[str] = []
     for ch in latin:
         if ch in _FOLD_EXTRA:
@@ -90,7 +91,8 @@ def fold(text: str) -> str:
             continue
         base = unicodedata.normalize("NFKD", ch)
         out.append("".join(c for c in base if not unicodedata.combining(c)))
-    return "".join(out)
+    # Lower again: decomposition can surface capitals (e.g. mathematical letters after NFKD).
+    return "".join(out).lower()
 
 
 def words(text: str) -> list[str]:

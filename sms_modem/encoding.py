@@ -161,8 +161,10 @@ def to_plain_latin(text: str) -> str:
         elif ch in _LETTERS:
             rep = _LETTERS[ch]
             nxt = latin[i + 1] if i + 1 < len(latin) else ""
-            # "ĐURĐEVIĆ" → "DJURDJEVIC", but "Đurđević" → "Djurdjevic".
-            out.append(rep.upper() if ch.isupper() and nxt.isupper() else rep)
+            prev = latin[i - 1] if i > 0 else ""
+            # "ĐURĐEVIĆ" and "ĆUĐ" → "DJURDJEVIC", "CUDJ"; but "Đurđević" → "Djurdjevic".
+            shout = nxt.isupper() or (not nxt.isalpha() and prev.isupper())
+            out.append(rep.upper() if ch.isupper() and shout else rep)
         else:
             base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
             out.append(base if base and is_gsm7(base) else ch)

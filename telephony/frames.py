@@ -26,8 +26,16 @@ DEFAULT_FALLBACK_ENCODING = "cp1250"
 _BANNER_PREFIX_BYTES = BANNER_PREFIX.encode("ascii")
 
 
-class FrameTooLarge(Exception):  # noqa: N818  the name states the fault, as in the brief
-    """One frame (or line) grew beyond the parser's byte limit without a terminator."""
+class FrameTooLarge(Exception):
+    """One frame (or line) grew beyond the parser's byte limit without a terminator.
+
+    ``completed`` holds the frames that the same ``feed`` call finished before the overflow, so a
+    caller that aborts the connection still delivers everything that arrived intact.
+    """
+
+    def __init__(self, message: str, completed: list[AmiFrame | AmiBanner] | None = None) -> None:
+        super().__init__(message)
+        self.completed: list[AmiFrame | AmiBanner] = completed or []
 
 
 class FrameEncodeError(ValueError):
@@ -152,7 +160,7 @@ class FrameParser:
             newline = data.find(b"\n", start)
             if newline < 0:
                 self._partial += data[start:]
-                self._check_bound()
+                self._check_bound(out)
                 break
             if self._partial:
                 self._partial += data[start:newline]
@@ -162,17 +170,17 @@ class FrameParser:
                 line = data[start:newline]
             start = newline + 1
             self._take_line(line, out)
-            self._check_bound()
+            self._check_bound(out)
         return out
 
-    def _check_bound(self) -> None:
+    def _check_bound(self, completed: list[AmiFrame | AmiBanner]) -> None:
         if self.buffered > self.max_frame_bytes:
             size = self.buffered
             # Drop what we hold so a caller that ignores the error cannot grow us further.
             self._partial.clear()
             self._lines.clear()
             self._frame_bytes = 0
-            raise FrameTooLarge(f"AMI frame exceeds {self.max_frame_bytes} bytes ({size} buffered)")
+            raise FrameTooLarge(f"AMI frame exceeds {self.max_frame_bytes} bytes ({size} buffered)", completed)
 
     def _take_line(self, line: bytes, out: list[AmiFrame | AmiBanner]) -> None:
         if line.endswith(b"\r"):

@@ -108,7 +108,7 @@ def load_audio(path: Path, *, target_rate: int, limits: AudioLimits | None = Non
         with path.open("rb") as f:
             data = f.read(limits.max_bytes + 1)  # +1: a file that grew after stat() is still caught
     except OSError as exc:
-        raise AudioRejectedError("not_audio", f"cannot read {path.name}: {exc.strerror or exc}") from exc
+        raise AudioRejectedError("unreadable", f"cannot read {path.name}: {exc.strerror or exc}") from exc
     return decode_audio(data, name=path.name, target_rate=target_rate, limits=limits)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 AudioRejectCode = Literal[
+    "unreadable",
     "empty",
     "not_audio",
     "malformed",

@@ -116,15 +116,12 @@ class VoskTranscriber:
         if audio.sample_rate != self.sample_rate:
             # Declaring the wrong rate makes Vosk return different words without any error.
             raise ValueError(f"audio is {audio.sample_rate} Hz, the engine expects {self.sample_rate} Hz")
-        unknown: tuple[str, ...] = ()
+        grammar_json, unknown = self._grammar_json(grammar) if grammar is not None else (None, ())
         try:
-            if grammar is None:
+            if grammar_json is None:
                 recognizer = vosk.KaldiRecognizer(self._model, self.sample_rate)
             else:
-                grammar_json, unknown = self._grammar_json(grammar)
                 recognizer = vosk.KaldiRecognizer(self._model, self.sample_rate, grammar_json)
-        except GrammarError:
-            raise
         except Exception as exc:  # vosk raises bare Exception("Failed to create a recognizer")
             raise DecodeFailedError(f"Vosk could not create a recognizer: {exc}") from exc
         recognizer.SetWords(True)

@@ -26,6 +26,7 @@ class Organisation(Base):
     phone: so.Mapped[str | None] = so.mapped_column(sa.String(40))
     duty_phone: so.Mapped[str | None] = so.mapped_column(sa.String(40))
     duty_team: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    sms_transliterate: so.Mapped[bool] = so.mapped_column(default=False)
     active: so.Mapped[bool] = so.mapped_column(default=True)
 
 
@@ -82,6 +83,7 @@ class Citizen(Base):
     script: so.Mapped[str] = so.mapped_column(sa.String(10), default="sr-Cyrl")
     consent: so.Mapped[bool] = so.mapped_column(default=False)
     consent_at: so.Mapped[datetime | None]
+    sms_transliterate: so.Mapped[bool] = so.mapped_column(default=False)
     created_at: so.Mapped[datetime]
 
 
@@ -98,6 +100,9 @@ class User(Base):
     extension: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     language: so.Mapped[str] = so.mapped_column(sa.String(10), default="sr-Cyrl")
     active: so.Mapped[bool] = so.mapped_column(default=True)
+    totp_secret: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    failed_logins: so.Mapped[int] = so.mapped_column(default=0)
+    locked_until: so.Mapped[datetime | None]
     created_at: so.Mapped[datetime]
 
 
@@ -146,6 +151,10 @@ class Ticket(Base):
     breached_at: so.Mapped[datetime | None]
     resolve_breached_at: so.Mapped[datetime | None]
     last_inbound_at: so.Mapped[datetime | None]
+    feedback: so.Mapped[str | None] = so.mapped_column(sa.String(10))  # citizen's "fixed?" answer: yes|no
+    feedback_at: so.Mapped[datetime | None]
+    reopened_count: so.Mapped[int] = so.mapped_column(default=0)
+    cluster_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("ticket.id"), index=True)
     citizen: so.Mapped[Citizen | None] = so.relationship(lazy="joined")
     category: so.Mapped[Category | None] = so.relationship(lazy="joined")
     organisation: so.Mapped[Organisation | None] = so.relationship(lazy="joined")
@@ -186,6 +195,8 @@ class InboundItem(Base):
     source_key: so.Mapped[str] = so.mapped_column(sa.String(300))
     received_at: so.Mapped[datetime]
     raw: so.Mapped[str | None] = so.mapped_column(Text)
+    state: so.Mapped[str] = so.mapped_column(sa.String(20), default="accepted")  # accepted|quarantined
+    error: so.Mapped[str | None] = so.mapped_column(Text)
     ticket_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("ticket.id"), index=True)
     message_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("message.id"))
 
@@ -206,6 +217,13 @@ class Message(Base):
     delivery_state: so.Mapped[str] = so.mapped_column(sa.String(20), default="received")
     outbox_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("outbox.id"), unique=True)
     external_id: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    # Outbound queue state for channels with their own sender (the SMS daemon paces the modem).
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    next_attempt_at: so.Mapped[datetime | None]
+    segments: so.Mapped[int | None]
+    encoding: so.Mapped[str | None] = so.mapped_column(sa.String(10))
+    error: so.Mapped[str | None] = so.mapped_column(Text)
+    meta: so.Mapped[dict[str, Any] | None]
 
 
 class Call(Base):
@@ -227,7 +245,10 @@ class Call(Base):
     answered_at: so.Mapped[datetime | None]
     ended_at: so.Mapped[datetime | None]
     ticket_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("ticket.id"))
+    queue: so.Mapped[str | None] = so.mapped_column(sa.String(80))
+    callback_due_at: so.Mapped[datetime | None]
     callback_done_at: so.Mapped[datetime | None]
+    meta: so.Mapped[dict[str, Any] | None]
 
 
 class Voicemail(Base):
@@ -248,7 +269,14 @@ class Voicemail(Base):
     transcript_redacted: so.Mapped[str | None] = so.mapped_column(Text)
     transcript_words: so.Mapped[dict[str, Any] | None]
     transcript_confidence: so.Mapped[float | None]
+    transcript_attempts: so.Mapped[int] = so.mapped_column(default=0)
+    transcript_error: so.Mapped[str | None] = so.mapped_column(Text)
+    needs_human: so.Mapped[bool] = so.mapped_column(default=False)
+    publish_transcript: so.Mapped[bool] = so.mapped_column(default=False)
     corrected_text: so.Mapped[str | None] = so.mapped_column(Text)
+    corrected_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("app_user.id"))
+    corrected_at: so.Mapped[datetime | None]
+    meta: so.Mapped[dict[str, Any] | None]
 
 
 class Attachment(Base):
@@ -309,3 +337,45 @@ class Event(Base):
     at: so.Mapped[datetime]
     audience: so.Mapped[str] = so.mapped_column(sa.String(80), default="operators")
     payload: so.Mapped[dict[str, Any]]
+
+
+class ComponentStatus(Base):
+    """The last word of each daemon about its device (PBX link, modem, model, mailbox), for /readyz."""
+
+    __tablename__ = "component_status"
+    name: so.Mapped[str] = so.mapped_column(sa.String(40), primary_key=True)
+    state: so.Mapped[str] = so.mapped_column(sa.String(20))  # ok|down|not configured|auth_failed|...
+    detail: so.Mapped[str | None] = so.mapped_column(Text)
+    updated_at: so.Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """Append-only record of who viewed or changed what (supervisors read it; nobody edits it)."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (sa.Index("ix_audit_event_object", "object_type", "object_id"),)
+    id: so.Mapped[int] = so.mapped_column(BigId, primary_key=True)
+    at: so.Mapped[datetime] = so.mapped_column(index=True)
+    actor_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("app_user.id"))
+    role: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    action: so.Mapped[str] = so.mapped_column(sa.String(40))
+    object_type: so.Mapped[str] = so.mapped_column(sa.String(40))
+    object_id: so.Mapped[str | None] = so.mapped_column(sa.String(80))
+    fields_changed: so.Mapped[dict[str, Any] | None]
+    ip: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    user_agent: so.Mapped[str | None] = so.mapped_column(sa.String(300))
+    reason: so.Mapped[str | None] = so.mapped_column(Text)
+
+
+class BudgetLine(Base):
+    """A year's budget for an organisation (optionally one category), for budget-versus-actual reports."""
+
+    __tablename__ = "budget_line"
+    __table_args__ = (sa.UniqueConstraint("organisation_id", "year", "category_id", name="uq_budget_line_key"),)
+    id: so.Mapped[int] = so.mapped_column(BigId, primary_key=True)
+    organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisation.id"))
+    year: so.Mapped[int]
+    category_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("category.id"))
+    label: so.Mapped[str] = so.mapped_column(sa.String(200))
+    amount: so.Mapped[Decimal] = so.mapped_column(sa.Numeric(14, 2))
+    currency: so.Mapped[str] = so.mapped_column(sa.String(3), default="BAM")

@@ -100,7 +100,7 @@ def change_status(
     """Change a ticket's status (and optionally its organisation), record who/when/notes, notify."""
     with uow:
         session = uow.session
-        ticket = session.scalar(sa.select(Ticket).where(Ticket.code == code).with_for_update())
+        ticket = session.scalar(sa.select(Ticket).where(Ticket.code == code).with_for_update(of=Ticket))
         if ticket is None:
             raise NotFound(code)
         if not can_see(user, ticket):

@@ -68,7 +68,7 @@ def test_duplicate_event_header_first_wins_and_rest_kept() -> None:
 
 
 def test_whole_mixed_stream_yields_every_frame() -> None:
-    """LF-only, ``\\r\\n\\n``, garbage and cp1250 frames all parse, none merges into another."""
+    r"""LF-only, ``\r\n\n``, garbage and cp1250 frames all parse, none merges into another."""
     items = parse_stream(STREAM)
     assert items[0] == AmiBanner("9.0.0")
     events = [f.event for f in _frames(items)]
@@ -109,10 +109,20 @@ def test_one_megabyte_without_terminator_raises_frame_too_large() -> None:
     """A frame that never ends hits the cap and raises instead of growing the buffer (D10)."""
     parser = FrameParser(max_frame_bytes=64 * 1024)
     assert parser.feed(b"Event: Newchannel\r\n") == []
+    chunk = b"X" * 4096
+    for _ in range(15):
+        parser.feed(chunk)  # 60 KiB: still under the cap
     with pytest.raises(FrameTooLarge):
-        for _ in range(256):
-            parser.feed(b"X" * 4096)
+        parser.feed(chunk)
     assert parser.buffered == 0
+
+
+def test_frames_completed_before_the_overflow_are_kept() -> None:
+    """Frames finished earlier in the same chunk ride on the exception, so none is lost."""
+    parser = FrameParser(max_frame_bytes=1024)
+    with pytest.raises(FrameTooLarge) as caught:
+        parser.feed(b"Event: A\r\n\r\nEvent: B\r\n\r\nEvent: C\r\nX: " + b"y" * 2048)
+    assert [f.event for f in caught.value.completed if isinstance(f, AmiFrame)] == ["A", "B"]
 
 
 def test_many_lines_without_blank_line_also_hit_the_cap() -> None:
@@ -180,9 +190,7 @@ def test_any_chunking_yields_same_frames(cuts: list[int]) -> None:
     assert items == parse_stream(STREAM)
 
 
-_header_text = st.text(
-    alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), max_size=30
-)
+_header_text = st.text(alphabet=st.characters(exclude_characters="\r\n", exclude_categories=["Cs"]), max_size=30)
 _header_key = st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,15}", fullmatch=True)
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 06:08:01.666339
+Create Date: 2026-11-28
 """
 
 import sqlalchemy as sa
@@ -31,10 +31,19 @@ def upgrade() -> None:
         sa.Column("script", sa.String(length=10), nullable=False),
         sa.Column("consent", sa.Boolean(), nullable=False),
         sa.Column("consent_at", core.db.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("sms_transliterate", sa.Boolean(), nullable=False),
         sa.Column("created_at", core.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_citizen")),
         sa.UniqueConstraint("email", name=op.f("uq_citizen_email")),
         sa.UniqueConstraint("phone_key", name=op.f("uq_citizen_phone_key")),
+    )
+    op.create_table(
+        "component_status",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=True),
+        sa.Column("updated_at", core.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_component_status")),
     )
     op.create_table(
         "event",
@@ -55,6 +64,7 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=40), nullable=True),
         sa.Column("duty_phone", sa.String(length=40), nullable=True),
         sa.Column("duty_team", sa.String(length=200), nullable=True),
+        sa.Column("sms_transliterate", sa.Boolean(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organisation")),
         sa.UniqueConstraint("code", name=op.f("uq_organisation_code")),
@@ -105,6 +115,9 @@ def upgrade() -> None:
         sa.Column("extension", sa.String(length=20), nullable=True),
         sa.Column("language", sa.String(length=10), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("totp_secret", sa.String(length=64), nullable=True),
+        sa.Column("failed_logins", sa.Integer(), nullable=False),
+        sa.Column("locked_until", core.db.base.UtcDateTime(timezone=True), nullable=True),
         sa.Column("created_at", core.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["organisation_id"], ["organisation.id"], name=op.f("fk_app_user_organisation_id_organisation")
@@ -146,6 +159,42 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_api_token_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "audit_event",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("at", core.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("actor_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("role", sa.String(length=20), nullable=True),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("object_type", sa.String(length=40), nullable=False),
+        sa.Column("object_id", sa.String(length=80), nullable=True),
+        sa.Column("fields_changed", sa.JSON(), nullable=True),
+        sa.Column("ip", sa.String(length=64), nullable=True),
+        sa.Column("user_agent", sa.String(length=300), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["actor_id"], ["app_user.id"], name=op.f("fk_audit_event_actor_id_app_user")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
+    )
+    with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_event_at"), ["at"], unique=False)
+        batch_op.create_index("ix_audit_event_object", ["object_type", "object_id"], unique=False)
+
+    op.create_table(
+        "budget_line",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("organisation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("category_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("label", sa.String(length=200), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.ForeignKeyConstraint(["category_id"], ["category.id"], name=op.f("fk_budget_line_category_id_category")),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"], ["organisation.id"], name=op.f("fk_budget_line_organisation_id_organisation")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_budget_line")),
+        sa.UniqueConstraint("organisation_id", "year", "category_id", name="uq_budget_line_key"),
+    )
+    op.create_table(
         "keyword_rule",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("category_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -185,8 +234,13 @@ def upgrade() -> None:
         sa.Column("breached_at", core.db.base.UtcDateTime(timezone=True), nullable=True),
         sa.Column("resolve_breached_at", core.db.base.UtcDateTime(timezone=True), nullable=True),
         sa.Column("last_inbound_at", core.db.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("feedback", sa.String(length=10), nullable=True),
+        sa.Column("feedback_at", core.db.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("reopened_count", sa.Integer(), nullable=False),
+        sa.Column("cluster_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.ForeignKeyConstraint(["category_id"], ["category.id"], name=op.f("fk_ticket_category_id_category")),
         sa.ForeignKeyConstraint(["citizen_id"], ["citizen.id"], name=op.f("fk_ticket_citizen_id_citizen")),
+        sa.ForeignKeyConstraint(["cluster_id"], ["ticket.id"], name=op.f("fk_ticket_cluster_id_ticket")),
         sa.ForeignKeyConstraint(
             ["organisation_id"], ["organisation.id"], name=op.f("fk_ticket_organisation_id_organisation")
         ),
@@ -197,6 +251,7 @@ def upgrade() -> None:
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ticket_category_id"), ["category_id"], unique=False)
         batch_op.create_index("ix_ticket_citizen_created", ["citizen_id", "created_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_ticket_cluster_id"), ["cluster_id"], unique=False)
         batch_op.create_index("ix_ticket_open_answer", ["answered_at", "answer_due"], unique=False)
         batch_op.create_index(batch_op.f("ix_ticket_organisation_id"), ["organisation_id"], unique=False)
         batch_op.create_index("ix_ticket_status_created", ["status", "created_at"], unique=False)
@@ -217,7 +272,10 @@ def upgrade() -> None:
         sa.Column("answered_at", core.db.base.UtcDateTime(timezone=True), nullable=True),
         sa.Column("ended_at", core.db.base.UtcDateTime(timezone=True), nullable=True),
         sa.Column("ticket_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("queue", sa.String(length=80), nullable=True),
+        sa.Column("callback_due_at", core.db.base.UtcDateTime(timezone=True), nullable=True),
         sa.Column("callback_done_at", core.db.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("meta", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(["citizen_id"], ["citizen.id"], name=op.f("fk_call_citizen_id_citizen")),
         sa.ForeignKeyConstraint(["operator_id"], ["app_user.id"], name=op.f("fk_call_operator_id_app_user")),
         sa.ForeignKeyConstraint(["ticket_id"], ["ticket.id"], name=op.f("fk_call_ticket_id_ticket")),
@@ -264,6 +322,12 @@ def upgrade() -> None:
         sa.Column("delivery_state", sa.String(length=20), nullable=False),
         sa.Column("outbox_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("external_id", sa.String(length=200), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", core.db.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("segments", sa.Integer(), nullable=True),
+        sa.Column("encoding", sa.String(length=10), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("meta", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(["citizen_id"], ["citizen.id"], name=op.f("fk_message_citizen_id_citizen")),
         sa.ForeignKeyConstraint(["outbox_id"], ["outbox.id"], name=op.f("fk_message_outbox_id_outbox")),
         sa.ForeignKeyConstraint(["ticket_id"], ["ticket.id"], name=op.f("fk_message_ticket_id_ticket")),
@@ -324,6 +388,8 @@ def upgrade() -> None:
         sa.Column("source_key", sa.String(length=300), nullable=False),
         sa.Column("received_at", core.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.Column("raw", sa.Text(), nullable=True),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
         sa.Column("ticket_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.ForeignKeyConstraint(["message_id"], ["message.id"], name=op.f("fk_inbound_item_message_id_message")),
@@ -349,8 +415,16 @@ def upgrade() -> None:
         sa.Column("transcript_redacted", sa.Text(), nullable=True),
         sa.Column("transcript_words", sa.JSON(), nullable=True),
         sa.Column("transcript_confidence", sa.Double(), nullable=True),
+        sa.Column("transcript_attempts", sa.Integer(), nullable=False),
+        sa.Column("transcript_error", sa.Text(), nullable=True),
+        sa.Column("needs_human", sa.Boolean(), nullable=False),
+        sa.Column("publish_transcript", sa.Boolean(), nullable=False),
         sa.Column("corrected_text", sa.Text(), nullable=True),
+        sa.Column("corrected_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("corrected_at", core.db.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("meta", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(["call_id"], ["call.id"], name=op.f("fk_voicemail_call_id_call")),
+        sa.ForeignKeyConstraint(["corrected_by"], ["app_user.id"], name=op.f("fk_voicemail_corrected_by_app_user")),
         sa.ForeignKeyConstraint(["ticket_id"], ["ticket.id"], name=op.f("fk_voicemail_ticket_id_ticket")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_voicemail")),
         sa.UniqueConstraint("mailbox", "msg_key", name="uq_voicemail_msg"),
@@ -390,6 +464,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_ticket_status_created")
         batch_op.drop_index(batch_op.f("ix_ticket_organisation_id"))
         batch_op.drop_index("ix_ticket_open_answer")
+        batch_op.drop_index(batch_op.f("ix_ticket_cluster_id"))
         batch_op.drop_index("ix_ticket_citizen_created")
         batch_op.drop_index(batch_op.f("ix_ticket_category_id"))
 
@@ -398,6 +473,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_keyword_rule_category_id"))
 
     op.drop_table("keyword_rule")
+    op.drop_table("budget_line")
+    with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_event_object")
+        batch_op.drop_index(batch_op.f("ix_audit_event_at"))
+
+    op.drop_table("audit_event")
     with op.batch_alter_table("api_token", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_token_user_id"))
 
@@ -412,5 +493,6 @@ def downgrade() -> None:
     op.drop_table("outbox")
     op.drop_table("organisation")
     op.drop_table("event")
+    op.drop_table("component_status")
     op.drop_table("citizen")
     # ### end Alembic commands ###

@@ -1,0 +1,130 @@
+"""Socket.IO namespace ``/operator``: authenticated, origin-checked live events for staff.
+
+Two ways events reach browsers. With ``S48_SOCKETIO_QUEUE_URL`` (production), every process emits
+through the Redis message queue right after its commit. Without it (the embedded default), the web
+process tails the ``event`` table by ``seq`` and emits what is new. Either way each event carries its
+``seq``, and a reconnecting client resyncs from ``/api/v1/events?after=`` (Flask-SocketIO has no
+connection-state recovery).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask_socketio import SocketIO, join_room
+
+from callcenter_ui.auth import current_user
+from core.bootstrap import Core
+from core.db.models import Event, Organisation
+from core.db.uow import event_dict
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/operator"
+RELAY_INTERVAL = 0.1
+
+
+def rooms_for(event: Mapping[str, Any]) -> list[str]:
+    """Return the rooms an event goes to: its audience, plus the ticket's organisation for staff there."""
+    rooms = [str(event.get("audience") or "operators")]
+    ticket = event.get("ticket")
+    if isinstance(ticket, Mapping) and ticket.get("organisation"):
+        rooms.append(f"org:{ticket['organisation']}")
+    return rooms
+
+
+def allowed_origins(core: Core) -> list[str]:
+    """Return the origins a browser may connect from (never '*': ASVS 4.4.2)."""
+    port = core.settings.http_port
+    return sorted({core.settings.public_base_url.rstrip("/"), f"http://127.0.0.1:{port}", f"http://localhost:{port}"})
+
+
+def init_socketio(app: Flask, core: Core) -> SocketIO:
+    """Attach Socket.IO to the app with the /operator namespace."""
+    socketio = SocketIO(
+        app,
+        async_mode="threading",
+        message_queue=core.settings.socketio_queue_url,
+        cors_allowed_origins=allowed_origins(core),
+        manage_session=False,
+    )
+
+    @socketio.on("connect", namespace=NAMESPACE)  # type: ignore[untyped-decorator]
+    def connect(auth: object = None) -> bool:
+        user = current_user()
+        if user is None:
+            return False  # refuse: no session, no events
+        if user.role in ("operator", "supervisor", "admin"):
+            join_room("operators")
+        if user.extension:
+            join_room(f"ext:{user.extension}")
+        if user.organisation_id is not None:
+            with get_core_from(current_app).session_factory() as db:
+                org = db.get(Organisation, user.organisation_id)
+                if org is not None:
+                    join_room(f"org:{org.code}")
+        join_room(f"user:{user.id}")
+        return True
+
+    app.extensions["s48_socketio"] = socketio
+    return socketio
+
+
+def get_core_from(app: Flask) -> Core:
+    """Return the core of the app."""
+    from callcenter_ui import get_core
+
+    return get_core(app)
+
+
+class SocketIOLivePush:
+    """LivePush adapter for the web process: emits committed events to their rooms."""
+
+    def __init__(self, socketio: SocketIO) -> None:
+        self._socketio = socketio
+
+    def emit(self, event: Mapping[str, Any]) -> None:
+        """Emit one event to its rooms on /operator."""
+        for room in rooms_for(event):
+            self._socketio.emit(str(event["type"]), dict(event), namespace=NAMESPACE, to=room)
+
+
+class RedisLivePush:
+    """LivePush adapter for workers and daemons: emits through the Socket.IO Redis queue, write-only."""
+
+    def __init__(self, url: str) -> None:
+        import socketio
+
+        self._manager = socketio.RedisManager(url, write_only=True)
+
+    def emit(self, event: Mapping[str, Any]) -> None:
+        """Publish one event for the web nodes to deliver."""
+        for room in rooms_for(event):
+            self._manager.emit(str(event["type"]), dict(event), namespace=NAMESPACE, room=room)
+
+
+def start_table_relay(socketio: SocketIO, core: Core) -> None:
+    """Tail the event table and emit new rows (embedded mode: no message queue between processes)."""
+    push = SocketIOLivePush(socketio)
+
+    def relay() -> None:
+        with core.session_factory() as db:
+            last = db.scalar(sa.select(sa.func.max(Event.seq))) or 0
+        while True:
+            try:
+                with core.session_factory() as db:
+                    rows = db.scalars(sa.select(Event).where(Event.seq > last).order_by(Event.seq).limit(500)).all()
+                    events = [event_dict(r) for r in rows]
+                for event in events:
+                    push.emit(event)
+                    last = int(event["seq"])
+            except Exception:  # noqa: BLE001  the relay must outlive a database restart
+                log.warning("event relay: database unavailable, retrying")
+                socketio.sleep(2)
+            socketio.sleep(RELAY_INTERVAL)
+
+    socketio.start_background_task(relay)

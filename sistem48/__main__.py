@@ -1,0 +1,5 @@
+"""Allow ``python -m sistem48``."""
+
+from sistem48.cli import main
+
+main()

@@ -1,0 +1,25 @@
+"""Builds the core for a process with the adapters that process owns."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from core.bootstrap import Core, bootstrap
+from core.config import Settings, load_settings
+from core.ports import LivePush
+from sistem48.tasks import CeleryTaskQueue, make_celery
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log to stderr in one format for every process."""
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
+    )
+
+
+def build_core(settings: Settings | None = None, *, live: LivePush | None = None) -> Core:
+    """Bootstrap the core with the Celery task queue for these settings."""
+    settings = settings or load_settings()
+    tasks = CeleryTaskQueue(make_celery(settings))
+    return bootstrap(settings, tasks=tasks, live=live)

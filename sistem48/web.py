@@ -1,0 +1,36 @@
+"""The web process: Flask app + Socket.IO, with the right live-push wiring for the deployment."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+from callcenter_ui import create_app
+from callcenter_ui.sockets import SocketIOLivePush, init_socketio, start_table_relay
+from core.config import Settings
+from sistem48.runtime import build_core
+
+log = logging.getLogger(__name__)
+
+
+def build_web(settings: Settings) -> tuple[Flask, SocketIO]:
+    """Create the app and Socket.IO server wired to a fresh core."""
+    core = build_core(settings)
+    app = create_app(settings, core=core)
+    socketio = init_socketio(app, core)
+    if settings.socketio_queue_url:
+        core.live = SocketIOLivePush(socketio)  # emits go through the Redis queue to every web node
+    else:
+        start_table_relay(socketio, core)  # one process sees every other process's events via the table
+    return app, socketio
+
+
+def serve(settings: Settings) -> None:
+    """Serve HTTP and Socket.IO until interrupted."""
+    app, socketio = build_web(settings)
+    log.info("web on http://%s:%d/", settings.http_host, settings.http_port)
+    # Werkzeug's threaded server speaks WebSocket through simple-websocket; a municipal call centre has
+    # tens of users, not thousands. It is bound to loopback by default and fronted by a proxy in production.
+    socketio.run(app, host=settings.http_host, port=settings.http_port, allow_unsafe_werkzeug=True, log_output=False)
