@@ -34,6 +34,26 @@ class LoggingNotifier:
         return "logged"
 
 
+class QueueingNotifier:
+    """Leaves a message queued for the daemon that owns the device (the SMS modem paces itself)."""
+
+    def send(self, notification: Notification) -> str:
+        """Report the message as queued; the outgoing message row is the queue."""
+        return "queued"
+
+
+class RoutingNotifier:
+    """Sends each notification through the adapter of its channel, logging when none is configured."""
+
+    def __init__(self, by_channel: dict[str, Notifier], fallback: Notifier) -> None:
+        self._by_channel = by_channel
+        self._fallback = fallback
+
+    def send(self, notification: Notification) -> str:
+        """Dispatch on ``notification.channel``."""
+        return self._by_channel.get(notification.channel, self._fallback).send(notification)
+
+
 @dataclass
 class Core:
     """Everything a process needs from the core, wired once."""
@@ -80,7 +100,11 @@ def bootstrap(
         settings.var_dir.mkdir(parents=True, exist_ok=True)
     engine = engine or create_engine(settings.database_url)
     factory = so.sessionmaker(engine, expire_on_commit=False)
-    notifier = notifier or LoggingNotifier()
+    if notifier is None:
+        channels: dict[str, Notifier] = {}
+        if settings.gammu_config is not None:
+            channels["sms"] = QueueingNotifier()  # sms_modem's daemon sends queued rows
+        notifier = RoutingNotifier(channels, LoggingNotifier())
     handle = notification_handler(notifier)
     return Core(
         settings=settings,

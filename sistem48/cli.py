@@ -134,6 +134,39 @@ def beat() -> None:
 
 
 @main.command()
+def telephony() -> None:
+    """Run the Asterisk (AMI) connector: calls, screen pops, voicemail, callbacks."""
+    from telephony.daemon import run_telephony
+
+    run_telephony(load_settings())
+
+
+@main.command()
+def sms() -> None:
+    """Run the GSM-modem daemon: inbound SMS to tickets, outbound queue."""
+    from sms_modem.daemon import run_sms
+
+    run_sms(load_settings())
+
+
+@main.command()
+@click.option("--concurrency", default=1, show_default=True)
+def transcribe(concurrency: int) -> None:
+    """Run the transcription worker (its own Celery queue; the model loads once per process)."""
+    from transcription.worker import run_transcribe
+
+    run_transcribe(load_settings(), concurrency=concurrency)
+
+
+@main.command()
+def mail() -> None:
+    """Run the mailbox intake (IMAP) for the e-mail channel."""
+    from email_channel.daemon import run_mail
+
+    run_mail(load_settings())
+
+
+@main.command()
 @click.option("--demo", is_flag=True, help="also play simulated calls, voicemails and SMS")
 def up(demo: bool) -> None:
     """Run the whole system on this machine (embedded defaults: no servers needed)."""

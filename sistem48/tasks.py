@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 DELIVER_TASK = "s48.deliver_outbox"
 QUEUES = {"transcribe": "transcription"}  # kind → queue; everything else goes to "default"
+# Kinds a device daemon claims itself from the outbox table (it owns the device); never sent to Celery.
+POLLED_KINDS = frozenset({"originate"})
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -63,4 +65,6 @@ class CeleryTaskQueue:
 
     def enqueue(self, outbox_id: int, kind: str) -> None:
         """Publish a delivery task; raises if the broker is unreachable (the sweeper will re-drive)."""
+        if kind in POLLED_KINDS:
+            return
         self._app.send_task(DELIVER_TASK, args=[outbox_id], queue=QUEUES.get(kind, "default"), retry=False)

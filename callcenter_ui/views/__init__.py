@@ -1,1 +1,25 @@
 """Blueprints, one per feature."""
+
+from __future__ import annotations
+
+import importlib
+
+from flask import Blueprint
+
+# Feature modules that each define ``bp``: calls (telephony), voicemail (transcripts and audio),
+# sms, public (portal, tracking pages, weekly overview), open311, feed, mail, reports.
+FEATURES = ("calls", "voicemail", "sms", "public", "open311", "mail", "reports")
+
+
+def FEATURE_BLUEPRINTS() -> list[Blueprint]:  # noqa: N802  reads as the constant list it returns
+    """Return the blueprints of the feature modules present in this build."""
+    found: list[Blueprint] = []
+    for name in FEATURES:
+        try:
+            module = importlib.import_module(f"callcenter_ui.views.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"callcenter_ui.views.{name}":
+                raise  # a feature that exists but fails to import is a bug, not an absent feature
+            continue
+        found.append(module.bp)
+    return found

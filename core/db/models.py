@@ -199,6 +199,7 @@ class InboundItem(Base):
     error: so.Mapped[str | None] = so.mapped_column(Text)
     ticket_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("ticket.id"), index=True)
     message_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("message.id"))
+    message: so.Mapped[Message | None] = so.relationship()
 
 
 class Message(Base):
@@ -224,6 +225,7 @@ class Message(Base):
     encoding: so.Mapped[str | None] = so.mapped_column(sa.String(10))
     error: so.Mapped[str | None] = so.mapped_column(Text)
     meta: so.Mapped[dict[str, Any] | None]
+    citizen: so.Mapped[Citizen | None] = so.relationship()
 
 
 class Call(Base):
@@ -286,6 +288,7 @@ class Attachment(Base):
     id: so.Mapped[int] = so.mapped_column(BigId, primary_key=True)
     ticket_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("ticket.id"), index=True)
     message_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("message.id"))
+    message: so.Mapped[Message | None] = so.relationship()
     filename: so.Mapped[str] = so.mapped_column(sa.String(255))
     content_type: so.Mapped[str] = so.mapped_column(sa.String(100))
     size: so.Mapped[int]

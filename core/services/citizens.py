@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
 
 from core.db.models import Citizen
@@ -43,15 +42,9 @@ def find_or_create(
             created_at=now,
             script="sr-Cyrl",
         )
-        try:
-            # A savepoint: when another transaction created the same citizen a moment ago, only this
-            # insert is undone and we read theirs instead.
-            with session.begin_nested():
-                session.add(citizen)
-        except sa_exc.IntegrityError:
-            citizen = _lookup(session, key, email)
-            if citizen is None:
-                raise
+        # Inserted with the rest of the transaction: if another one creates the same citizen first,
+        # the unique key fails our commit and intake retries, finding theirs (see intake.receive).
+        session.add(citizen)
     if name and not citizen.name:
         citizen.name = strip_invisible(name).strip()[:MAX_NAME] or None
     if email and not citizen.email and _lookup(session, None, email) is None:

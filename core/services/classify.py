@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -36,15 +39,57 @@ def _matches(rule: str, tokens: list[str], folded_text: str) -> bool:
     return any(token.startswith(rule) for token in tokens)
 
 
+# Rules and places change rarely (an admin edits them) but are read on every report: keep them per
+# database for a short while. Edits take effect within CACHE_SECONDS in every process.
+CACHE_SECONDS = 30.0
+_cache: dict[tuple[str, str], tuple[float, list[Any]]] = {}
+
+
+def _cached(session: so.Session, name: str, load: Callable[[], list[Any]]) -> list[Any]:
+    """Return a cached list for this database, reloading it when stale."""
+    key = (str(session.get_bind().engine.url), name)
+    hit = _cache.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    value = load()
+    _cache[key] = (now, value)
+    return value
+
+
+def invalidate() -> None:
+    """Forget cached rules and places (after an admin edit in this process)."""
+    _cache.clear()
+
+
+def _rules(session: so.Session) -> list[tuple[int, str, int]]:
+    """Return (category id, folded rule, weight) of every active category."""
+    return _cached(
+        session,
+        "rules",
+        lambda: [
+            (int(r[0]), str(r[1]), int(r[2]))
+            for r in session.execute(
+                sa.select(KeywordRule.category_id, KeywordRule.folded, KeywordRule.weight)
+                .join(Category, Category.id == KeywordRule.category_id)
+                .where(Category.active.is_(True))
+            ).all()
+        ],
+    )
+
+
+def _places(session: so.Session) -> list[tuple[int, str]]:
+    """Return (place id, folded name) of every known place."""
+    return _cached(
+        session, "places", lambda: [(int(r[0]), str(r[1])) for r in session.execute(sa.select(Place.id, Place.folded))]
+    )
+
+
 def suggest_category(session: so.Session, text: str) -> Suggestion:
     """Score every active category's rules against the text; highest total weight wins."""
     tokens = words(text)
     folded_text = " ".join(tokens)
-    rows = session.execute(
-        sa.select(KeywordRule.category_id, KeywordRule.folded, KeywordRule.weight)
-        .join(Category, Category.id == KeywordRule.category_id)
-        .where(Category.active.is_(True))
-    ).all()
+    rows = _rules(session)
     scores: dict[int, int] = {}
     matched: dict[int, list[str]] = {}
     for category_id, rule, weight in rows:
@@ -63,12 +108,12 @@ def find_place(session: so.Session, text: str) -> Place | None:
     tokens = words(text)
     if not tokens:
         return None
-    best: tuple[int, Place] | None = None
-    for place in session.scalars(sa.select(Place)):
-        position = _place_position(place.folded, tokens)
+    best: tuple[int, int] | None = None
+    for place_id, folded in _places(session):
+        position = _place_position(folded, tokens)
         if position is not None and (best is None or position < best[0]):
-            best = (position, place)
-    return best[1] if best else None
+            best = (position, place_id)
+    return session.get(Place, best[1]) if best else None
 
 
 def _place_position(name: str, tokens: list[str]) -> int | None:

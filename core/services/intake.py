@@ -10,10 +10,13 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.db.models import (
     Call,
     Category,
+    Citizen,
     InboundItem,
     Message,
     Organisation,
@@ -58,11 +61,20 @@ def receive(uow: UnitOfWork, cmd: ReceiveReport, policy: IntakePolicy | None = N
     policy = policy or IntakePolicy()
     if len(cmd.text) > MAX_RAW_CHARS or (cmd.raw is not None and len(cmd.raw) > MAX_RAW_CHARS):
         raise ReportTooLarge(f"report longer than {MAX_RAW_CHARS} characters")
-    with uow:
-        result = _receive(uow, cmd, policy)
-        if not result.duplicate:
-            uow.commit()
-        return result
+    for attempt in (1, 2):
+        try:
+            with uow:
+                result = _receive(uow, cmd, policy)
+                if not result.duplicate:
+                    uow.commit()
+                return result
+        except sa_exc.IntegrityError:
+            # Optimistic path: another transaction inserted the same inbound item or citizen between
+            # our look-up and our commit. Nothing of ours was committed; the second pass sees theirs.
+            if attempt == 2:
+                raise
+            log.info("intake raced on a unique key; retrying once")
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _receive(uow: UnitOfWork, cmd: ReceiveReport, policy: IntakePolicy) -> IntakeResult:
@@ -71,61 +83,64 @@ def _receive(uow: UnitOfWork, cmd: ReceiveReport, policy: IntakePolicy) -> Intak
     now = cmd.received_at or uow.clock.now()
     item: InboundItem | None = None
     if cmd.source_key:
-        item = InboundItem(
-            channel=cmd.channel.value,
-            source_key=cmd.source_key[:300],
-            received_at=now,
-            raw=_keep_raw(cmd.raw if cmd.raw is not None else cmd.text),
-        )
-        try:
-            with session.begin_nested():
-                session.add(item)
-        except sa_exc.IntegrityError:
-            existing = session.scalar(
-                sa.select(InboundItem).where(
-                    InboundItem.channel == cmd.channel.value, InboundItem.source_key == cmd.source_key[:300]
-                )
-            )
-            if existing is None or existing.ticket_id is None:
-                raise
-            first = session.get_one(Ticket, existing.ticket_id)
+        key = cmd.source_key[:300]
+        existing = session.execute(
+            sa.select(Ticket.id, InboundItem.message_id, Ticket.code)
+            .join(Ticket, Ticket.id == InboundItem.ticket_id)
+            .where(InboundItem.channel == cmd.channel.value, InboundItem.source_key == key)
+        ).first()
+        if existing is not None:
             return IntakeResult(
-                ticket_id=first.id,
-                ticket_code=first.code,
+                ticket_id=int(existing[0]),
+                ticket_code=str(existing[2]),
                 created=False,
                 duplicate=True,
-                message_id=existing.message_id,
+                message_id=existing[1],
             )
+        item = InboundItem(
+            channel=cmd.channel.value,
+            source_key=key,
+            received_at=now,
+            raw=_keep_raw(cmd.raw if cmd.raw is not None else cmd.text),
+            state="accepted",
+        )
+        # Added with the message below, not now: an early add would be autoflushed by the next query
+        # and then need an UPDATE for its ticket and message ids.
 
     text = strip_invisible(cmd.text).strip()
     phone = parse_phone(cmd.phone)
     citizen = citizens.find_or_create(session, phone=phone, email=cmd.email, name=cmd.name, now=now)
-    found = _existing_ticket(session, cmd, text, citizen.id if citizen else None, now)
+    is_new_citizen = citizen is not None and citizen.id is None
+    # A citizen created just now has no tickets to continue; a quoted code may still name one.
+    known_id = citizen.id if citizen is not None and not is_new_citizen else None
+    found = _existing_ticket(session, cmd, text, known_id, now)
     created = found is None
     if found is None:
-        ticket = _open_ticket(uow, cmd, text, citizen.id if citizen else None, now, policy)
+        ticket = _open_ticket(uow, cmd, text, citizen, now, policy)
     else:
         ticket = found
         _continue_ticket(uow, ticket, cmd, now)
     message = Message(
         ticket_id=ticket.id,
-        citizen_id=citizen.id if citizen else None,
+        citizen=citizen,
         direction="in",
         channel=cmd.channel.value,
         address=(phone.raw if phone else None) or cmd.email,
         body=text[:MAX_DESCRIPTION] if text else "",
         at=now,
         delivery_state="received",
+        attempts=0,
     )
     session.add(message)
-    session.flush()
     if item is not None:
         item.ticket_id = ticket.id
-        item.message_id = message.id
+        item.message = message
+        session.add(item)
     if cmd.call_id is not None:
         call = session.get(Call, cmd.call_id)
         if call is not None and call.ticket_id is None:
             call.ticket_id = ticket.id
+    session.flush()  # one batch: message, inbound item, history and outbox rows
     return IntakeResult(ticket_id=ticket.id, ticket_code=ticket.code, created=created, message_id=message.id)
 
 
@@ -161,22 +176,14 @@ def _existing_ticket(
 
 
 def _next_code(session: so.Session, now: datetime, tz: ZoneInfo) -> str:
-    """Take the next number of the local year (row lock on the counter serialises writers)."""
+    """Take the next number of the local year in one statement (the row lock serialises writers)."""
     year = now.astimezone(tz).year
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        session.execute(pg_insert(TicketCounter).values(year=year, value=0).on_conflict_do_nothing())
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        session.execute(sqlite_insert(TicketCounter).values(year=year, value=0).on_conflict_do_nothing())
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(TicketCounter).values(year=year, value=1)
     number = session.execute(
-        sa.update(TicketCounter)
-        .where(TicketCounter.year == year)
-        .values(value=TicketCounter.value + 1)
-        .returning(TicketCounter.value)
+        stmt.on_conflict_do_update(
+            index_elements=[TicketCounter.year], set_={"value": TicketCounter.value + 1}
+        ).returning(TicketCounter.value)
     ).scalar_one()
     return format_code(year, number)
 
@@ -185,7 +192,7 @@ def _open_ticket(
     uow: UnitOfWork,
     cmd: ReceiveReport,
     text: str,
-    citizen_id: int | None,
+    citizen: Citizen | None,
     now: datetime,
     policy: IntakePolicy,
 ) -> Ticket:
@@ -212,9 +219,9 @@ def _open_ticket(
     ticket = Ticket(
         code=_next_code(session, now, ZoneInfo(policy.timezone)),
         channel=cmd.channel.value,
-        citizen_id=citizen_id,
-        category_id=category.id if category else None,
-        organisation_id=organisation.id if organisation else None,
+        citizen=citizen,
+        category=category,
+        organisation=organisation,
         description=description,
         place=place_text or (place.name_cyrl if place else None),
         place_id=place.id if place else None,
@@ -228,7 +235,7 @@ def _open_ticket(
         last_inbound_at=now,
     )
     session.add(ticket)
-    session.flush()
+    session.flush()  # the ticket's id goes into history, outbox payloads and events
     history = [StatusChange(
         ticket_id=ticket.id, at=now, kind="status", actor_id=cmd.operator_id,
         actor_label="operator" if cmd.operator_id else "system", from_status=None, to_status=Status.NEW.value,
@@ -253,7 +260,6 @@ def _open_ticket(
         # "Not our competence" is an answer too: the citizen learns at once who handles it.
         ticket.answered_at = now
     session.add_all(history)
-    session.flush()
     notify_citizen(uow, ticket, "referred" if status is Status.REFERRED else "ack", channel_hint=cmd.channel.value)
     if organisation is not None:
         notify_organisation(uow, ticket, organisation, "org_new")

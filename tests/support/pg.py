@@ -50,6 +50,7 @@ class PgCluster:
     sock: Path
     port: int
     as_postgres: bool
+    fsync: bool = False
 
     @property
     def admin_dsn(self) -> str:
@@ -69,7 +70,9 @@ class PgCluster:
 
     def start(self) -> None:
         """Start (or restart) the server and wait until it accepts connections."""
-        opts = f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        # Tests run without fsync (speed); benchmarks keep it on, as production does.
+        durability = "" if self.fsync else " -c fsync=off -c synchronous_commit=off"
+        opts = f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c max_connections=200{durability}"
         self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.data / "log"), "-w", "start")
         deadline = time.monotonic() + 30
         while True:
@@ -91,7 +94,7 @@ class PgCluster:
             conn.execute(sql.encode())
 
 
-def start_cluster() -> PgCluster:
+def start_cluster(*, fsync: bool = False) -> PgCluster:
     """Create and start a fresh cluster in a temporary directory."""
     root = Path(tempfile.mkdtemp(prefix="s48-pg-"))
     as_postgres = os.geteuid() == 0
@@ -101,7 +104,7 @@ def start_cluster() -> PgCluster:
         shutil.chown(root, "postgres")
         shutil.chown(sock, "postgres")
         os.chmod(root, 0o755)  # noqa: S103  the postgres user must traverse our temp dir
-    cluster = PgCluster(bin=pg_bin(), data=data, sock=sock, port=free_port(), as_postgres=as_postgres)
+    cluster = PgCluster(bin=pg_bin(), data=data, sock=sock, port=free_port(), as_postgres=as_postgres, fsync=fsync)
     cluster._run("initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8")
     cluster.start()
     return cluster

@@ -1,0 +1,1 @@
+"""Fault scenarios (reliability F1–F25) against real servers."""
