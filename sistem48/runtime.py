@@ -16,6 +16,8 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
     )
+    # One line per HTTP request drowns what matters (the access log belongs to the reverse proxy).
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 def build_core(settings: Settings | None = None, *, live: LivePush | None = None) -> Core:

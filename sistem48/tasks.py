@@ -26,10 +26,11 @@ POLLED_KINDS = frozenset({"originate"})
 def make_celery(settings: Settings) -> Celery:
     """Build the Celery app for these settings (Redis in production, a SQLite file when embedded)."""
     app = Celery("sistem48", broker=settings.broker_url, set_as_current=False)
-    transport: dict[str, Any] = {"visibility_timeout": 600}
+    transport: dict[str, Any] = {}
     if settings.broker_url.startswith("redis"):
-        # Fail fast when Redis is down so a web request is never blocked on it (F4).
-        transport.update(socket_connect_timeout=2, socket_timeout=5, retry_on_timeout=False)
+        # Fail fast when Redis is down so a web request is never blocked on it (F4). The visibility
+        # timeout bounds redelivery of a task whose worker died (F8); the outbox makes a copy harmless.
+        transport.update(visibility_timeout=600, socket_connect_timeout=2, socket_timeout=5, retry_on_timeout=False)
     app.conf.update(
         task_ignore_result=True,
         task_acks_late=True,

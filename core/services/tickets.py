@@ -13,7 +13,7 @@ from core.db.models import Citizen, Organisation, StatusChange, Ticket, User
 from core.db.uow import UnitOfWork
 from core.domain.tickets import FINAL_STATUSES, Status, check_transition
 from core.phones import parse_phone
-from core.services.notices import notify_citizen
+from core.services.notices import notify_citizen, notify_organisation
 from core.services.views import ticket_detail, ticket_summary
 from core.text import fold, strip_invisible
 
@@ -115,9 +115,12 @@ def change_status(
                 raise NotFound(organisation_code)
             if user.role == "department":
                 raise Forbidden("department staff cannot reassign")
-            ticket.organisation_id = org.id
-            session.flush()
-            session.refresh(ticket)
+            if org.id != ticket.organisation_id:
+                ticket.organisation_id = org.id
+                session.flush()
+                session.refresh(ticket)
+                # Forwarding is a hand-over: the new organisation is told, as on intake.
+                notify_organisation(uow, ticket, org, "org_new")
         previous = ticket.status
         ticket.status = target.value
         ticket.updated_at = moment
