@@ -49,6 +49,8 @@ class Settings:
     ami_trunk_endpoints: tuple[str, ...] = ("sistem48-trunk",)
     sms_per_minute: int = 10  # a real modem manages 6–15 SMS/min
     sms_transliterate: bool = False  # default for citizens without a preference
+    sms_daily_budget: int = 600  # parts per 24 h: a cap against SMS pumping and runaway loops
+    sms_recipient_daily: int = 20  # parts per recipient per 24 h
     transcription_confidence: float = 0.6
     mail_from: str = "sistem48@opstinakotorvaros.com"
 
@@ -131,6 +133,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
         ami_trunk_endpoints=tuple((get("AMI_TRUNK_ENDPOINTS") or "sistem48-trunk").split(",")),
         sms_per_minute=int(get("SMS_PER_MINUTE") or 10),
         sms_transliterate=(get("SMS_TRANSLITERATE") or "").lower() in ("1", "true", "yes"),
+        sms_daily_budget=int(get("SMS_DAILY_BUDGET") or 600),
+        sms_recipient_daily=int(get("SMS_RECIPIENT_DAILY") or 20),
         transcription_confidence=float(get("TRANSCRIPTION_CONFIDENCE") or 0.6),
         mail_from=get("MAIL_FROM") or "sistem48@opstinakotorvaros.com",
     )

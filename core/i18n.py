@@ -32,6 +32,10 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "Систем 48, {code}: {status}. {note}",
         "Sistem 48, {code}: {status}. {note}",
     ),
+    "resolved": (
+        "Систем 48, {code}: {status}. {note} Да ли је проблем ријешен? Одговорите 1 (да) или 0 (не).",
+        "Sistem 48, {code}: {status}. {note} Is the problem fixed? Reply 1 (yes) or 0 (no).",
+    ),
     "referred": (
         "Систем 48, {code}: ово није у надлежности општине. Пријаву смо прослиједили: {organisation}. {note}",
         "Sistem 48, {code}: this is outside the municipality's competence. We forwarded it to: {organisation}. {note}",

@@ -13,18 +13,21 @@ only after the message's ticket is committed: the SIM is the durable spool.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import gammu
 
 from sms_modem.decode import DeliveryReport, InboundSms, SmsDataError, decode_report, decode_sms
-from sms_modem.encoding import Coding, SmsPlan, plan
+from sms_modem.encoding import Coding, SmsPlan, is_gsm7, plan
 
 log = logging.getLogger(__name__)
 
@@ -376,3 +379,59 @@ class GammuModem:
             }
 
         return self._call("Identify", run)
+
+
+# -- Gammu's dummy driver (tests, the demo, the benchmark) ---------------------------------------------
+
+
+def write_dummy_config(directory: Path, *, log_file: Path | None = None) -> Path:
+    """Create a dummy-driver device directory and its gammurc under ``directory``; return the gammurc."""
+    device = directory / "modem"
+    device.mkdir(parents=True, exist_ok=True)
+    rc = directory / "gammurc"
+    body = f"[gammu]\nmodel = dummy\nconnection = none\ndevice = {device}\n"
+    if log_file is not None:
+        body += f"logfile = {log_file}\nlogformat = textall\n"
+    rc.write_text(body, encoding="utf-8")
+    return rc
+
+
+def inject_dummy_sms(
+    device: Path,
+    sender: str,
+    text: str,
+    *,
+    when: datetime,
+    smsc: str = "+38765000000",
+    flash: bool = False,
+    skip: Iterable[int] = (),
+) -> int:
+    """Put ``text`` from ``sender`` into a dummy modem's SIM inbox as a phone would send it.
+
+    Parts are encoded by Gammu (UCS-2 unless GSM-7 suffices), each written to a temp file and renamed
+    into ``sms/1/<n>`` so a reader never sees half a file. Parts numbered in ``skip`` are left out (a
+    lost part). Returns how many parts the message has.
+    """
+    info = {
+        "Class": 0 if flash else -1,
+        "Unicode": not is_gsm7(text),
+        "Entries": [{"ID": "ConcatenatedTextLong", "Buffer": text}],
+    }
+    with _translated("EncodeSMS"):
+        parts: list[dict[str, Any]] = gammu.EncodeSMS(info)
+    folder = device / "sms" / "1"
+    folder.mkdir(parents=True, exist_ok=True)
+    used = {int(p.name) for p in folder.iterdir() if p.name.isdigit()}
+    free = (i for i in range(1, 10000) if i not in used)
+    left_out = set(skip)
+    for number, part in enumerate(parts, 1):
+        if number in left_out:
+            continue
+        stored = {**part, "Number": sender, "SMSC": {"Number": smsc}, "Type": "Deliver", "State": "UnRead",
+                  "Folder": 1, "DateTime": when}  # fmt: skip
+        fd, tmp = tempfile.mkstemp(dir=device, prefix=".inject-")
+        os.close(fd)
+        with _translated("SaveSMSBackup"):
+            gammu.SaveSMSBackup(tmp, [stored])
+        os.rename(tmp, folder / str(next(free)))
+    return len(parts)

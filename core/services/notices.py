@@ -10,6 +10,7 @@ from core.db.models import Organisation, Ticket, User
 from core.db.uow import UnitOfWork
 from core.i18n import render, status_label
 from core.phones import is_mobile
+from core.text import in_script
 
 LOCAL_TZ = ZoneInfo("Europe/Sarajevo")
 
@@ -46,7 +47,7 @@ def notify_citizen(
         language,
         code=ticket.code,
         status=status_label(ticket.status, language),
-        note=note,
+        note=in_script(note, language),
         organisation=ticket.organisation.name if ticket.organisation else "",
     )
     # The acknowledgement is unique per ticket: a re-run of intake can never send a second one.

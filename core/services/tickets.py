@@ -147,7 +147,8 @@ def change_status(
         )
         session.flush()
         if public:
-            notify_citizen(uow, ticket, "status", note=public)
+            # A resolution asks the citizen whether it is really fixed (1/0 by SMS reopens on 0).
+            notify_citizen(uow, ticket, "resolved" if target is Status.RESOLVED else "status", note=public)
         uow.emit("ticket.updated", {"ticket": ticket_summary(ticket), "reason": "status"})
         detail = ticket_detail(session, ticket)
         uow.commit()

@@ -113,3 +113,18 @@ class DummyModem:
         text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
         blocks = text.split("Entering GSM_SendSMS")[1:]
         return [b.split("Leaving GSM_SendSMS")[0] for b in blocks]
+
+
+def inject_report(dummy: DummyModem, recipient: str, reference: int, *, when: datetime = T0) -> int:
+    """Store a delivery (status) report for an SMS we sent; return its API location.
+
+    python-gammu cannot save a Status_Report, but Gammu reads the SMS-backup format with
+    ``PDU = Status_Report`` (TP-Status 0 = delivered), so a saved Deliver is rewritten.
+    """
+    [loc] = dummy.put(dummy.encode("report"), recipient, when=when)
+    path = dummy.folder(1) / str(loc % 10000)
+    raw = path.read_bytes()
+    raw = raw.replace(b"PDU = Deliver", b"PDU = Status_Report")
+    raw = raw.replace(b"MessageReference = 0", f"MessageReference = {reference}".encode("ascii"))
+    path.write_bytes(raw)
+    return loc
