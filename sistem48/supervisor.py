@@ -7,6 +7,7 @@ works there. A child that dies is restarted with backoff; Ctrl-C stops them all.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -31,7 +32,11 @@ class Child:
 
 
 def children(settings: Settings, *, demo: bool) -> list[Child]:
-    """Return the processes of ``up``: web, worker and sweeper (channel daemons join as they land)."""
+    """Return the processes of ``up``: web, worker, sweeper and one daemon per channel.
+
+    Every channel daemon starts even without its device: it reports "not configured" on /readyz and
+    idles, so plugging in a modem or configuring the PBX needs a restart, never a code change.
+    """
     exe = [sys.executable, "-m", "sistem48"]
     # The embedded broker is a SQLite file: a solo pool keeps one consumer on it.
     pool = ["--pool", "solo"] if settings.embedded_broker else []
@@ -39,9 +44,24 @@ def children(settings: Settings, *, demo: bool) -> list[Child]:
         Child("web", [*exe, "web"]),
         Child("worker", [*exe, "worker", *pool]),
         Child("beat", [*exe, "beat"]),
+        Child("sms", [*exe, "sms"]),
     ]
-    del demo  # the demo PBX and modem arrive with the telephony and SMS issues
+    if demo:
+        procs += demo_children(settings)
     return procs
+
+
+def demo_children(settings: Settings) -> list[Child]:
+    """Set up the simulated devices and return their processes (only for devices not configured)."""
+    extra: list[Child] = []
+    if settings.gammu_config is None:
+        from sms_modem.demo import prepare
+
+        directory = settings.var_dir / "demo-modem"
+        # Every child must see the modem: the worker queues SMS notices only when one is configured.
+        os.environ["S48_GAMMU_CONFIG"] = str(prepare(directory))
+        extra.append(Child("sms-demo", [sys.executable, "-m", "sms_modem.demo", "--dir", str(directory)]))
+    return extra
 
 
 def run_all(settings: Settings, *, demo: bool = False) -> None:
