@@ -54,6 +54,13 @@ class RoutingNotifier:
         return self._by_channel.get(notification.channel, self._fallback).send(notification)
 
 
+def smtp_notifier(settings: Settings) -> Notifier:
+    """Return the SMTP adapter; imported only when configured (the composition root wires adapters)."""
+    from email_channel.smtp import SmtpNotifier
+
+    return SmtpNotifier(settings.smtp_url or "", sender=settings.mail_from)
+
+
 @dataclass
 class Core:
     """Everything a process needs from the core, wired once."""
@@ -104,6 +111,8 @@ def bootstrap(
         channels: dict[str, Notifier] = {}
         if settings.gammu_config is not None:
             channels["sms"] = QueueingNotifier()  # sms_modem's daemon sends queued rows
+        if settings.smtp_url:
+            channels["email"] = smtp_notifier(settings)
         notifier = RoutingNotifier(channels, LoggingNotifier())
     handle = notification_handler(notifier)
     return Core(

@@ -35,7 +35,7 @@ echo "== mypy (strict)"
 .venv/bin/mypy .
 echo "== pytest"
 set +e
-.venv/bin/python -m pytest "$@"
+S48_TEST_STRICT=1 .venv/bin/python -m pytest "$@"
 status=$?
 set -e
 if [ $status -eq 5 ]; then

@@ -45,6 +45,7 @@ def children(settings: Settings, *, demo: bool) -> list[Child]:
         Child("worker", [*exe, "worker", *pool]),
         Child("beat", [*exe, "beat"]),
         Child("sms", [*exe, "sms"]),
+        Child("mail", [*exe, "mail"]),
     ]
     if demo:
         procs += demo_children(settings)

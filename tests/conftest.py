@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,20 @@ from tests.support.pg import PgCluster, destroy_cluster, start_cluster
 from tests.support.redis_server import RedisServer, start_redis
 
 _counter = itertools.count()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under S48_TEST_STRICT (the README test command sets it) a skipped test is a failure.
+
+    Tests skip when a tool (Chromium, dovecot, pdftotext…) is missing on a developer's machine; in CI
+    that would silently count a test that never ran, so there it fails and names what is missing.
+    """
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and os.environ.get("S48_TEST_STRICT") == "1" and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under S48_TEST_STRICT: {report.longrepr}"
 TEMPLATE_DB = "s48_template"
 
 
