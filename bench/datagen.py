@@ -78,7 +78,7 @@ def generate(url: str, *, citizens: int, tickets: int, messages: int, calls: int
                        'opis prijave broj ' || i, ts, ts, ts + interval '48 hours', ts + interval '10 days',
                        CASE WHEN i % 3 = 0 THEN NULL ELSE ts + interval '5 hours' END, 0
                 FROM (SELECT i, now() - (i % 2000) * interval '1 hour' - (i / 2000) * interval '1 minute' AS ts,
-                             1 + (i * 7919) % :citizens AS cid, 1 + i % 11 AS catn
+                             1 + (i::bigint * 7919) % :citizens AS cid, 1 + i % 11 AS catn
                       FROM generate_series(1, :n) AS i) g
                 JOIN citizen c ON c.id = g.cid
                 JOIN category cat ON cat.id = g.catn

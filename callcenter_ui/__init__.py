@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None) ->
             return
         if request.headers.get("Authorization", "").startswith("Bearer "):
             return
-        csrf.protect()
+        csrf.protect(apply_exemptions=True)  # Open311 partners post with an api_key, not a cookie
 
     @app.after_request
     def _headers(response: Response) -> Response:

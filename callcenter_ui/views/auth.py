@@ -34,5 +34,5 @@ def login() -> str | BaseResponse | tuple[str, int]:
 def logout() -> BaseResponse:
     """End the session."""
     session.clear()
-    response: Response = redirect(url_for("pages.index"))  # type: ignore[assignment]
+    response: Response = redirect(url_for("public.portal"))  # type: ignore[assignment]
     return response

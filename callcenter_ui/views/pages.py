@@ -12,12 +12,6 @@ from core.services.tickets import TicketFilter, list_tickets
 bp = Blueprint("pages", __name__)
 
 
-@bp.get("/")
-def index() -> str:
-    """Tell citizens how to reach Sistem 48 and what it promises."""
-    return render_template("index.html")
-
-
 @bp.get("/console")
 def console() -> str | BaseResponse:
     """List the newest tickets for a logged-in member of staff."""

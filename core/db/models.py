@@ -127,6 +127,7 @@ class Ticket(Base):
         sa.Index("ix_ticket_open_answer", "answered_at", "answer_due"),
         sa.Index("ix_ticket_citizen_created", "citizen_id", "created_at"),
         sa.Index("ix_ticket_status_created", "status", "created_at"),
+        sa.Index("ix_ticket_created_at", "created_at"),  # Open311 date filters, weekly overview
     )
     id: so.Mapped[int] = so.mapped_column(BigId, primary_key=True)
     code: so.Mapped[str] = so.mapped_column(sa.String(20), unique=True)
@@ -262,7 +263,7 @@ class Voicemail(Base):
     mailbox: so.Mapped[str] = so.mapped_column(sa.String(80))
     msg_key: so.Mapped[str] = so.mapped_column(sa.String(120))
     call_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("call.id"))
-    ticket_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("ticket.id"))
+    ticket_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("ticket.id"), index=True)
     audio_path: so.Mapped[str | None] = so.mapped_column(sa.String(500))
     duration_s: so.Mapped[int | None]
     received_at: so.Mapped[datetime]

@@ -1,0 +1,265 @@
+"""Benchmark of the public face: /t/<code> and Open311 requests.json against a static file, same server, same run.
+
+Run by hand (not part of the test suite)::
+
+    .venv/bin/python bench/public.py --tickets 1000000 --server gunicorn --workers 2 --threads 4
+
+Tickets (with their public history) are generated inside PostgreSQL by ``bench/datagen.py``; the app
+is served by a real WSGI server in a subprocess on 127.0.0.1, and an asyncio HTTP/1.1 keep-alive
+client on loopback measures requests/s and latency percentiles for each path in turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.datagen import bench_database  # noqa: E402  after the path fix above
+from core.db.base import create_engine  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Result:
+    """Figures of one path."""
+
+    path: str
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rps(self) -> float:
+        """Return requests per second."""
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        """Return a latency percentile in milliseconds."""
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def generate_tickets(url: str, *, citizens: int, tickets: int) -> float:
+    """Insert citizens and tickets with generate_series (64-bit arithmetic, so a million rows fit)."""
+    start = time.perf_counter()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET LOCAL statement_timeout = 0"))
+        conn.execute(
+            sa.text(
+                """
+                INSERT INTO citizen (phone_key, phone_e164, phone_raw, phone_valid, script, consent, sms_transliterate,
+                                     created_at)
+                SELECT '+38765' || lpad(i::text, 7, '0'), '+38765' || lpad(i::text, 7, '0'),
+                       '065' || lpad(i::text, 7, '0'), true, 'sr-Cyrl', false, false, now()
+                FROM generate_series(1, :n) AS i
+                """
+            ),
+            {"n": citizens},
+        )
+        conn.execute(
+            sa.text(
+                """
+                INSERT INTO ticket (code, channel, citizen_id, category_id, organisation_id, description, place, status,
+                                    priority, search_text, created_at, updated_at, answer_due, resolve_due, answered_at,
+                                    reopened_count)
+                SELECT '48-' || (2020 + i / 200000) || '-' || lpad((1 + i % 200000)::text, 6, '0'),
+                       (ARRAY['phone','sms','email','voicemail','walk-in'])[1 + i % 5],
+                       c.id, cat.id, cat.organisation_id, 'Опис пријаве број ' || i, 'Котор Варош',
+                       (ARRAY['assigned','in_progress','resolved','closed','new'])[1 + i % 5], 'normal',
+                       'opis prijave broj ' || i, ts, ts, ts + interval '48 hours', ts + interval '10 days',
+                       CASE WHEN i % 3 = 0 THEN NULL ELSE ts + interval '5 hours' END, 0
+                FROM (SELECT i, now() - (i % 2000) * interval '1 hour' - (i / 2000) * interval '1 minute' AS ts,
+                             1 + (i::bigint * 7919) % :citizens AS cid, 1 + i % 11 AS catn
+                      FROM generate_series(1, :n) AS i) g
+                JOIN citizen c ON c.id = g.cid
+                JOIN category cat ON cat.id = g.catn
+                """
+            ),
+            {"n": tickets, "citizens": citizens},
+        )
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("VACUUM ANALYZE"))
+    engine.dispose()
+    return time.perf_counter() - start
+
+
+def add_history(url: str) -> float:
+    """Give every generated ticket the public trail intake writes (received, forwarded)."""
+    start = time.perf_counter()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET LOCAL statement_timeout = 0"))
+        conn.execute(
+            sa.text(
+                """
+                INSERT INTO status_change (ticket_id, at, kind, actor_label, from_status, to_status, public_note)
+                SELECT t.id, t.created_at, 'status', 'system', NULL, 'new', 'Пријава примљена (телефон).'
+                FROM ticket t
+                UNION ALL
+                SELECT t.id, t.created_at, 'status', 'system', 'new', 'assigned', 'Прослијеђена надлежнима.'
+                FROM ticket t
+                """
+            )
+        )
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("VACUUM ANALYZE status_change"))
+    engine.dispose()
+    return time.perf_counter() - start
+
+
+def sample_codes(url: str, n: int) -> list[str]:
+    """Pick ticket codes spread over the table."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        codes = [
+            r[0] for r in conn.execute(sa.text("SELECT code FROM ticket TABLESAMPLE SYSTEM (1) LIMIT :n"), {"n": n})
+        ]
+        if len(codes) < n:
+            codes += [r[0] for r in conn.execute(sa.text("SELECT code FROM ticket LIMIT :n"), {"n": n})]
+    engine.dispose()
+    return codes
+
+
+def free_port() -> int:
+    """Return a free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(kind: str, url: str, port: int, workers: int, threads: int, var_dir: str) -> subprocess.Popen[bytes]:
+    """Start the web app under a WSGI server in a subprocess and wait until it answers."""
+    env = {**os.environ, "S48_DATABASE_URL": url, "S48_VAR_DIR": var_dir, "PYTHONPATH": str(ROOT)}
+    if kind == "gunicorn":
+        cmd = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}",
+               "--log-level", "warning", "callcenter_ui:create_app()"]  # fmt: skip
+    elif kind == "waitress":
+        cmd = [str(VENV_BIN / "waitress-serve"), f"--threads={threads}", "--listen", f"127.0.0.1:{port}",
+               "--call", "callcenter_ui:create_app"]  # fmt: skip
+    else:
+        code = (
+            "from werkzeug.serving import run_simple; from callcenter_ui import create_app; "
+            f"run_simple('127.0.0.1', {port}, create_app(), threaded=True)"
+        )
+        cmd = [sys.executable, "-c", code]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{kind} did not start on port {port}")
+
+
+async def _connection(port: int, paths: list[str], until: float, result: Result) -> None:
+    """Send keep-alive GETs on one connection until the deadline, recording latencies."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.monotonic() < until:
+            path = random.choice(paths)
+            started = time.perf_counter()
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n".encode())
+            await writer.drain()
+            status_line = await reader.readline()
+            length, close = 0, False
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value.strip())
+                elif name.lower() == "connection" and value.strip().lower() == "close":
+                    close = True
+            await reader.readexactly(length)
+            result.latencies.append(time.perf_counter() - started)
+            result.requests += 1
+            if not status_line.startswith(b"HTTP/1.1 200") and not status_line.startswith(b"HTTP/1.0 200"):
+                result.errors += 1
+            if close:
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    finally:
+        writer.close()
+
+
+async def measure(port: int, label: str, paths: list[str], seconds: float, concurrency: int) -> Result:
+    """Load one kind of path with ``concurrency`` connections for ``seconds``."""
+    result = Result(label, 0, 0, seconds, [])
+    warm = Result(label, 0, 0, 0, [])
+    await asyncio.gather(*(_connection(port, paths, time.monotonic() + 1.0, warm) for _ in range(concurrency)))
+    start = time.monotonic()
+    await asyncio.gather(*(_connection(port, paths, start + seconds, result) for _ in range(concurrency)))
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def main() -> None:
+    """Generate data, serve, measure, print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--citizens", type=int, default=100_000)
+    parser.add_argument("--server", choices=("gunicorn", "waitress", "werkzeug"), default="gunicorn")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    random.seed(48)
+    with bench_database(fsync=False) as url, tempfile.TemporaryDirectory() as var_dir:
+        took = generate_tickets(url, citizens=args.citizens, tickets=args.tickets)
+        took += add_history(url)
+        print(f"generated {args.tickets:,} tickets (+{2 * args.tickets:,} history rows) in {took:.1f} s")
+        codes = sample_codes(url, 2000)
+        port = free_port()
+        server = start_server(args.server, url, port, args.workers, args.threads, var_dir)
+        try:
+            plans = [
+                ("static /static/public/portal.css", ["/static/public/portal.css"]),
+                ("/t/<code>", [f"/t/{c}" for c in codes]),
+                ("/open311/v2/requests.json?service_request_id=<code>",
+                 [f"/open311/v2/requests.json?service_request_id={c}" for c in codes]),
+                ("/open311/v2/requests.json?service_code=<code>&status=open&start_date=<7 days ago> (≤1000 rows)",
+                 [f"/open311/v2/requests.json?service_code={s}&status=open&start_date="
+                  + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7 * 86400))
+                  for s in ("voda", "smece", "rasvjeta")]),
+                ("/open311/v2/requests.json (default: 90 days, 1000 rows)", ["/open311/v2/requests.json"]),
+            ]  # fmt: skip
+            results = [
+                asyncio.run(measure(port, label, paths, args.seconds, args.concurrency)) for label, paths in plans
+            ]
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    base = results[0].rps
+    print(f"server: {args.server} workers={args.workers} threads={args.threads}; client: asyncio keep-alive, "
+          f"{args.concurrency} connections, {args.seconds:.0f} s per path; cores: {os.cpu_count()}")  # fmt: skip
+    print(f"{'path':<95} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs static':>9}")
+    for r in results:
+        print(f"{r.path:<95} {r.rps:8.0f} {r.pct(0.5):8.1f} {r.pct(0.99):8.1f} {r.errors:7d} {r.rps / base:9.2f}")
+
+
+if __name__ == "__main__":
+    main()
