@@ -12,13 +12,12 @@ import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, json, request
-from werkzeug.wrappers import Response as BaseResponse
 
 from callcenter_ui import csrf, get_core
 from core.db.models import Category, InboundItem, KeywordRule, Message, Ticket
