@@ -7,6 +7,10 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
 
 import click
 import sqlalchemy as sa
@@ -164,6 +168,153 @@ def mail() -> None:
     from email_channel.daemon import run_mail
 
     run_mail(load_settings())
+
+
+@main.group()
+def report() -> None:
+    """Write reports for the mayor's meetings, the finance office and planning."""
+
+
+def _month_bounds() -> tuple[date, date]:
+    """Return the first and last day of the current month."""
+    today = SystemClock().now().date()
+    first = today.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
+def _dates(start: datetime | None, end: datetime | None) -> tuple[date, date]:
+    """Turn click's datetimes into dates, defaulting to this month."""
+    first, last = _month_bounds()
+    return (start.date() if start else first), (end.date() if end else last)
+
+
+def _bar(label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """Return a progress callback driving a click progress bar, and a function that closes it."""
+    state: dict[str, Any] = {}
+
+    def progress(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    def close() -> None:
+        if "bar" in state:
+            state["bar"].__exit__(None, None, None)
+
+    return progress, close
+
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _script(value: str) -> Literal["cyrl", "latn"]:
+    """Narrow the --script choice to the reporting type."""
+    return "latn" if value == "latn" else "cyrl"
+
+
+SCRIPT = click.Choice(["cyrl", "latn"])
+
+
+@report.command("pack")
+@click.option("--organisation", default=None, help="organisation code, e.g. vodovod")
+@click.option("--all", "all_orgs", is_flag=True, help="a pack for every organisation (OUTPUT is a folder)")
+@click.option("--from", "start", type=DATE, default=None, help="first day (default: this month)")
+@click.option("--to", "end", type=DATE, default=None, help="last day (default: this month)")
+@click.option("--format", "fmt", type=click.Choice(["pdf", "csv", "ods"]), default="pdf", show_default=True)
+@click.option("--script", type=SCRIPT, default="cyrl", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), required=True)
+def report_pack(
+    organisation: str | None, all_orgs: bool, start: datetime | None, end: datetime | None, fmt: str, script: str,
+    output: Path,
+) -> None:  # fmt: skip
+    """Write the meeting pack of one organisation (or all) for a period."""
+    from callcenter_ui.reporting import cli as reporting
+
+    if not all_orgs and not organisation:
+        raise click.UsageError("--organisation CODE or --all")
+    first, last = _dates(start, end)
+    core = build_core(load_settings())
+    progress, close = _bar("пакет / pack")
+    try:
+        if all_orgs:
+            paths = reporting.write_all_packs(core, first, last, fmt, _script(script), output, progress=progress)
+        else:
+            paths = [
+                reporting.write_pack(
+                    core, organisation or "", first, last, fmt, _script(script), output, progress=progress
+                )
+            ]
+    except (LookupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        close()
+    for path in paths:
+        click.echo(str(path))
+
+
+@report.command("comparison")
+@click.option("--from", "start", type=DATE, default=None)
+@click.option("--to", "end", type=DATE, default=None)
+@click.option("--format", "fmt", type=click.Choice(["csv", "ods"]), default="csv", show_default=True)
+@click.option("--script", type=SCRIPT, default="cyrl", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), required=True)
+def report_comparison(start: datetime | None, end: datetime | None, fmt: str, script: str, output: Path) -> None:
+    """Write the month-by-month comparison of organisations."""
+    from callcenter_ui.reporting import cli as reporting
+
+    first, last = _dates(start, end)
+    progress, close = _bar("поређење / comparison")
+    try:
+        path = reporting.write_comparison(
+            build_core(load_settings()), first, last, fmt, _script(script), output, progress=progress
+        )
+    finally:
+        close()
+    click.echo(str(path))
+
+
+@report.command("planning")
+@click.option("--year", type=int, default=None, help="default: this year")
+@click.option("--format", "fmt", type=click.Choice(["csv", "ods"]), default="csv", show_default=True)
+@click.option("--script", type=SCRIPT, default="cyrl", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), required=True)
+def report_planning(year: int | None, fmt: str, script: str, output: Path) -> None:
+    """Write the planning workbook: budget versus actual, hotspots, repeat problems, seasonality."""
+    from callcenter_ui.reporting import cli as reporting
+
+    progress, close = _bar("планирање / planning")
+    try:
+        path = reporting.write_planning(
+            build_core(load_settings()),
+            year or SystemClock().now().year,
+            fmt,
+            _script(script),
+            output,
+            progress=progress,
+        )
+    finally:
+        close()
+    click.echo(str(path))
+
+
+@report.command("schedule")
+@click.option("--start", type=DATE, required=True)
+@click.option("--every-weeks", type=int, default=2, show_default=True)
+@click.option("--meetings", type=int, default=12, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "ods"]), default="csv", show_default=True)
+@click.option("--script", type=SCRIPT, default="cyrl", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), required=True)
+def report_schedule(start: datetime, every_weeks: int, meetings: int, fmt: str, script: str, output: Path) -> None:
+    """Write the rotating schedule of focus departments for the public meetings."""
+    from callcenter_ui.reporting import cli as reporting
+
+    path = reporting.write_schedule(
+        build_core(load_settings()), start.date(), every_weeks, meetings, fmt, _script(script), output
+    )
+    click.echo(str(path))
 
 
 @main.command()

@@ -113,3 +113,26 @@ def test_up_serves_and_delivers(tmp_path: Path) -> None:
             proc.kill()
         log.close()
     assert proc.returncode == 0
+
+
+def test_report_commands_write_files(tmp_path: Path) -> None:
+    """`sistem48 report pack|planning|schedule|comparison` write their files and name them."""
+    runner = CliRunner(env=env_for(tmp_path))
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(main, ["seed"]).exit_code == 0
+    pack = tmp_path / "vodovod.pdf"
+    result = runner.invoke(main, ["report", "pack", "--organisation", "vodovod", "--output", str(pack)])
+    assert result.exit_code == 0, result.output
+    assert pack.read_bytes().startswith(b"%PDF")
+    planning = tmp_path / "plan.csv"
+    assert runner.invoke(main, ["report", "planning", "--year", "2026", "--output", str(planning)]).exit_code == 0
+    assert planning.stat().st_size > 0
+    schedule = tmp_path / "schedule.csv"
+    result = runner.invoke(main, ["report", "schedule", "--start", "2026-12-01", "--output", str(schedule)])
+    assert result.exit_code == 0, result.output
+    comparison = tmp_path / "comparison.ods"
+    result = runner.invoke(main, ["report", "comparison", "--format", "ods", "--output", str(comparison)])
+    assert result.exit_code == 0, result.output
+    assert comparison.read_bytes()[:2] == b"PK"
+    missing = runner.invoke(main, ["report", "pack", "--output", str(pack)])
+    assert missing.exit_code != 0
