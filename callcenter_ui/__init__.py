@@ -38,12 +38,11 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None) ->
     app.extensions[EXTENSION] = core
     csrf.init_app(app)
 
-    from callcenter_ui.views import FEATURE_BLUEPRINTS, api, auth, health, pages
+    from callcenter_ui.views import FEATURE_BLUEPRINTS, api, auth, health
 
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
-    app.register_blueprint(pages.bp)
     for blueprint in FEATURE_BLUEPRINTS():
         app.register_blueprint(blueprint)
 

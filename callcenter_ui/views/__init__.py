@@ -7,8 +7,9 @@ import importlib
 from flask import Blueprint
 
 # Feature modules that each define ``bp``: calls (telephony), voicemail (transcripts and audio),
-# sms, public (portal, tracking pages, weekly overview), open311, feed, mail, reports.
-FEATURES = ("calls", "voicemail", "sms", "public", "open311", "mail", "reports")
+# sms, public (portal, tracking pages, weekly overview), open311, feed, mail, reports, console (the
+# operators' screens) and admin.
+FEATURES = ("console", "admin", "calls", "voicemail", "sms", "public", "open311", "mail", "reports")
 
 
 def FEATURE_BLUEPRINTS() -> list[Blueprint]:  # noqa: N802  reads as the constant list it returns

@@ -27,7 +27,7 @@ def login() -> str | BaseResponse | tuple[str, int]:
     session.clear()  # never carry anything from before the login
     session.permanent = True
     session["uid"] = user_id
-    return redirect(url_for("pages.console"))
+    return redirect(url_for("console.index"))
 
 
 @bp.post("/logout")
