@@ -99,7 +99,9 @@ class RedisLivePush:
     def __init__(self, url: str) -> None:
         import socketio
 
-        self._manager = socketio.RedisManager(url, write_only=True)
+        # Flask-SocketIO listens on the "flask-socketio" channel; python-socketio's default is "socketio",
+        # and a mismatch silently drops every event.
+        self._manager = socketio.RedisManager(url, channel="flask-socketio", write_only=True)
 
     def emit(self, event: Mapping[str, Any]) -> None:
         """Publish one event for the web nodes to deliver."""

@@ -325,7 +325,33 @@ def up(demo: bool) -> None:
 
     settings = load_settings()
     prepare(settings)
+    if demo:
+        demo_users(settings)
     run_all(settings, demo=demo)
+
+
+DEMO_USERS = (
+    ("operater1", "operator", "201", None),
+    ("operater2", "operator", "202", None),
+    ("vodovod", "department", None, "vodovod"),
+    ("supervizor", "supervisor", None, None),
+)
+DEMO_PASSWORD = "sistem48-demo"  # noqa: S105  demo accounts only exist with --demo, on loopback
+
+
+def demo_users(settings: Settings) -> None:
+    """Create the demo's operators (phones 201, 202), a Vodovod clerk and a supervisor, once."""
+    with sa.orm.Session(_engine(settings)) as session:
+        created = []
+        for name, role, extension, org in DEMO_USERS:
+            if session.scalar(sa.select(User.id).where(User.username == name)) is None:
+                add_user(
+                    session, name, role, DEMO_PASSWORD, SystemClock().now(), organisation_code=org, extension=extension
+                )
+                created.append(name)
+        session.commit()
+    if created:
+        click.echo(f"Демо корисници / demo users: {', '.join(created)} — лозинка / password: {DEMO_PASSWORD}")
 
 
 def prepare(settings: Settings) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,13 @@ from dataclasses import dataclass, field
 from core.config import Settings
 
 log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    """Return a free loopback TCP port for the simulated PBX (a fixed one may be taken)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -44,6 +52,7 @@ def children(settings: Settings, *, demo: bool) -> list[Child]:
         Child("web", [*exe, "web"]),
         Child("worker", [*exe, "worker", *pool]),
         Child("beat", [*exe, "beat"]),
+        Child("telephony", [*exe, "telephony"]),
         Child("sms", [*exe, "sms"]),
         Child("mail", [*exe, "mail"]),
     ]
@@ -55,6 +64,22 @@ def children(settings: Settings, *, demo: bool) -> list[Child]:
 def demo_children(settings: Settings) -> list[Child]:
     """Set up the simulated devices and return their processes (only for devices not configured)."""
     extra: list[Child] = []
+    if settings.ami_host is None:
+        spool = settings.var_dir / "demo-spool"
+        port = str(free_port())
+        # The connector (and the workers, for the spool) must see the simulated PBX.
+        from telephony.demo import DEMO_SECRET, DEMO_USERNAME
+
+        os.environ.update(
+            {
+                "S48_AMI_HOST": "127.0.0.1",
+                "S48_AMI_PORT": port,
+                "S48_AMI_USERNAME": DEMO_USERNAME,
+                "S48_AMI_SECRET": DEMO_SECRET,
+                "S48_VOICEMAIL_SPOOL": str(spool),
+            }
+        )
+        extra.append(Child("pbx-demo", [sys.executable, "-m", "telephony.demo", "--port", port, "--spool", str(spool)]))
     if settings.gammu_config is None:
         from sms_modem.demo import prepare
 
