@@ -44,11 +44,11 @@ def test_key_without_msg_id_is_stable_across_folders() -> None:
 
 def test_huge_and_binary_files_are_bounded() -> None:
     """A huge file is read only to its bound; NUL and control characters are stripped from values."""
-    data = b"[message]\ncallerid=\"a\x00b\x1bc\" <065>\nduration=3\n" + b"x=" + b"A" * (5 * MAX_INFO_BYTES)
+    data = b'[message]\ncallerid="a\x00b\x1bc" <065>\nduration=3\n' + b"x=" + b"A" * (5 * MAX_INFO_BYTES)
     info = parse_message_info(data)
     assert info.caller_name == "abc"
     assert all(len(v) <= 512 for v in info.fields.values())
-    cp1250 = "[message]\ncallerid=\"Čaršija\" <065>\nduration=1\n".encode("cp1250")
+    cp1250 = '[message]\ncallerid="Čaršija" <065>\nduration=1\n'.encode("cp1250")
     assert parse_message_info(cp1250).caller_name == "Čaršija"
 
 
