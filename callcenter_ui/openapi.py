@@ -16,6 +16,56 @@ def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, A
     return out
 
 
+def _op(summary: str, *, path_params: tuple[str, ...] = (), query: tuple[str, ...] = (), body: bool = False,
+        ok: str = "200", errors: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Describe one operation of a channel endpoint (JSON in, JSON out)."""
+    params: list[dict[str, Any]] = [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "integer" if n.endswith("id") else "string"}}
+        for n in path_params
+    ] + [{"name": n, "in": "query", "schema": {"type": "string"}} for n in query]
+    op: dict[str, Any] = {"summary": summary, "parameters": params, "responses": {ok: _resp("OK", {"type": "object"})}}
+    if body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+    op["responses"].update(errors or {})
+    return op
+
+
+def channel_paths(errors: dict[str, Any]) -> dict[str, Any]:
+    """Return the paths of the channel features: calls, voicemail, SMS and mail quarantine."""
+    not_found = {"404": _resp("Not found", _ERROR), **errors}
+    return {
+        "/calls": {"get": _op("Calls; missed=1 gives the callback list", query=("state", "missed", "limit"), errors=errors)},
+        "/calls/{call_id}": {"get": _op("One call", path_params=("call_id",), errors=not_found)},
+        "/calls/{call_id}/ticket": {"post": _op(
+            "Log a complaint from a call (or link it to ticket_code)", path_params=("call_id",), body=True, ok="201",
+            errors=not_found)},
+        "/calls/{call_id}/callback": {"post": _op(
+            "Click-to-call: ring the operator, then dial the citizen", path_params=("call_id",), ok="202",
+            errors={"409": _resp("no_extension, no_number or in_progress", _ERROR), **not_found})},
+        "/voicemails": {"get": _op("Voicemails with transcripts", query=("status",), errors=errors)},
+        "/voicemails/{voicemail_id}": {"get": _op(
+            "One voicemail: transcript, words, confidences", path_params=("voicemail_id",), errors=not_found)},
+        "/voicemails/{voicemail_id}/audio": {"get": {
+            "summary": "The recording (audited)", "parameters": [{"name": "voicemail_id", "in": "path", "required": True,
+                                                                  "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "audio/wav"}, **not_found}}},
+        "/voicemails/{voicemail_id}/correction": {"post": _op(
+            "An operator's corrected transcript", path_params=("voicemail_id",), body=True, errors=not_found)},
+        "/voicemails/{voicemail_id}/publish": {"post": _op(
+            "Allow or forbid the redacted transcript on the public page", path_params=("voicemail_id",), body=True,
+            errors=not_found)},
+        "/sms": {"get": _op("SMS queue (in and out)", query=("direction", "state", "limit"), errors=errors)},
+        "/tickets/{code}/sms": {"post": _op("An operator's SMS reply to the citizen", path_params=("code",), body=True,
+                                            ok="201", errors=not_found)},
+        "/organisations/{code}/work-order": {"post": _op(
+            "A work order by SMS to the organisation's duty team", path_params=("code",), body=True, ok="201",
+            errors=not_found)},
+        "/mail/quarantine": {"get": _op("Mail that could not be parsed, kept for an operator", errors=errors)},
+        "/mail/quarantine/{item_id}/release": {"post": _op(
+            "Turn a quarantined mail into a ticket", path_params=("item_id",), errors=not_found)},
+    }  # fmt: skip
+
+
 def openapi_document() -> dict[str, Any]:
     """Return the OpenAPI document."""
     errors = {
@@ -102,6 +152,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _resp("History", {"type": "object"}), **errors},
                 }
             },
+            **channel_paths(errors),
             "/events": {
                 "get": {
                     "summary": "Live events after a cursor (resync after reconnect)",
