@@ -162,6 +162,35 @@ def transcribe(concurrency: int) -> None:
     run_transcribe(load_settings(), concurrency=concurrency)
 
 
+@main.command("transcribe-backlog")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None, help="local time")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None, help="local time")
+@click.option("--id", "ids", type=int, multiple=True, help="a voicemail id (repeatable)")
+@click.option("--force", is_flag=True, help="transcribe again even if already done")
+@click.option("--no-progress", is_flag=True)
+def transcribe_backlog(
+    since: datetime | None, until: datetime | None, ids: tuple[int, ...], force: bool, no_progress: bool
+) -> None:
+    """(Re)transcribe a range of voicemails now, with a progress bar and a summary."""
+    from zoneinfo import ZoneInfo
+
+    from transcription.backlog import retranscribe
+
+    settings = load_settings()
+    tz = ZoneInfo(settings.timezone)
+    summary = retranscribe(
+        settings,
+        since=since.replace(tzinfo=tz) if since else None,
+        until=until.replace(tzinfo=tz) if until else None,
+        ids=list(ids) or None,
+        force=force,
+        progress=not no_progress,
+    )
+    click.echo(summary.render())
+    if summary.counts.get("failed", 0) > 0:
+        sys.exit(1)
+
+
 @main.command()
 def mail() -> None:
     """Run the mailbox intake (IMAP) for the e-mail channel."""

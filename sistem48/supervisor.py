@@ -52,6 +52,7 @@ def children(settings: Settings, *, demo: bool) -> list[Child]:
         Child("web", [*exe, "web"]),
         Child("worker", [*exe, "worker", *pool]),
         Child("beat", [*exe, "beat"]),
+        Child("transcribe", [*exe, "transcribe"]),
         Child("telephony", [*exe, "telephony"]),
         Child("sms", [*exe, "sms"]),
         Child("mail", [*exe, "mail"]),

@@ -18,6 +18,8 @@ AudioRejectCode = Literal[
     "too_long",
     "decoder_unavailable",
     "decode_failed",
+    "no_audio",
+    "forbidden_path",
 ]
 """Why an audio file was refused; stored beside the ticket so operators see a reason, not a traceback."""
 
