@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
 
 from core.db.models import Citizen
@@ -27,11 +28,19 @@ def find_or_create(
     session: so.Session, *, phone: Phone | None, email: str | None, name: str | None, now: datetime
 ) -> Citizen | None:
     """Return the citizen for this phone/e-mail, creating one if needed; None for an anonymous reporter."""
+    return find_or_create_ex(session, phone=phone, email=email, name=name, now=now)[0]
+
+
+def find_or_create_ex(
+    session: so.Session, *, phone: Phone | None, email: str | None, name: str | None, now: datetime
+) -> tuple[Citizen | None, bool]:
+    """Like ``find_or_create``, and also tell whether the citizen was created just now."""
     email = normalise_email(email)
     key = phone.key if phone else None
     if key is None and email is None:
-        return None
+        return None, False
     citizen = _lookup(session, key, email)
+    created = False
     if citizen is None:
         citizen = Citizen(
             phone_key=key,
@@ -42,14 +51,21 @@ def find_or_create(
             created_at=now,
             script="sr-Cyrl",
         )
-        # Inserted with the rest of the transaction: if another one creates the same citizen first,
-        # the unique key fails our commit and intake retries, finding theirs (see intake.receive).
-        session.add(citizen)
+        try:
+            # A savepoint (only when creating): if another transaction created the same citizen a
+            # moment ago, only this insert is undone and we read theirs.
+            with session.begin_nested():
+                session.add(citizen)
+            created = True
+        except sa_exc.IntegrityError:
+            citizen = _lookup(session, key, email)
+            if citizen is None:
+                raise
     if name and not citizen.name:
         citizen.name = strip_invisible(name).strip()[:MAX_NAME] or None
     if email and not citizen.email and _lookup(session, None, email) is None:
         citizen.email = email
-    return citizen
+    return citizen, created
 
 
 def _lookup(session: so.Session, key: str | None, email: str | None) -> Citizen | None:

@@ -109,8 +109,7 @@ def _receive(uow: UnitOfWork, cmd: ReceiveReport, policy: IntakePolicy) -> Intak
 
     text = strip_invisible(cmd.text).strip()
     phone = parse_phone(cmd.phone)
-    citizen = citizens.find_or_create(session, phone=phone, email=cmd.email, name=cmd.name, now=now)
-    is_new_citizen = citizen is not None and citizen.id is None
+    citizen, is_new_citizen = citizens.find_or_create_ex(session, phone=phone, email=cmd.email, name=cmd.name, now=now)
     # A citizen created just now has no tickets to continue; a quoted code may still name one.
     known_id = citizen.id if citizen is not None and not is_new_citizen else None
     found = _existing_ticket(session, cmd, text, known_id, now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -30,9 +31,11 @@ def test_compose_file_is_valid(tmp_path: Path) -> None:
 
 
 def test_dockerfile_installs_every_package() -> None:
-    """Every top-level package of the project is copied into the image."""
+    """Every package the distribution ships (pyproject's include list) is copied into the image."""
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    packages = [p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file() and p.name != "tests"]
-    assert packages
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = [p.removesuffix("*") for p in config["tool"]["setuptools"]["packages"]["find"]["include"]]
+    assert "core" in packages
+    assert all((ROOT / name / "__init__.py").is_file() for name in packages)
     for name in packages:
         assert f"COPY {name} {name}" in text, name
