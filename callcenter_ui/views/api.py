@@ -188,5 +188,13 @@ def events() -> Response:
         payload = [event_dict(row) for row in rows]
     if user.role == "department":
         payload = [e for e in payload if (e.get("ticket") or {}).get("organisation") == org_code]
+    elif user.role == "operator":
+        # A pop belongs to the phone that rings: an operator resyncs only their own extension's events.
+        mine = {"operators", f"user:{user.id}"} | ({f"ext:{user.extension}"} if user.extension else set())
+        payload = [
+            e
+            for e in payload
+            if e.get("audience") in mine or not str(e.get("audience", "")).startswith(("ext:", "user:"))
+        ]
     last = rows[-1].seq if rows else after
     return jsonify({"events": payload, "last_seq": last, "more": len(rows) == limit})

@@ -236,3 +236,17 @@ def test_openapi_lists_every_api_route(app: Flask) -> None:
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
         served |= {(path, m.lower()) for m in rule.methods or () if m in ("GET", "POST")}
     assert served - described == set()
+
+
+def test_operator_resyncs_only_own_extension_pops(client: FlaskClient, staff: Staff, core: Core) -> None:
+    """call.ringing for phone 202 is not replayed to the operator at 201; shared events are."""
+    with core.uow() as uow:
+        uow.emit("call.ringing", {"call_id": 1, "extension": "201"}, audience="ext:201")
+        uow.emit("call.ringing", {"call_id": 2, "extension": "202"}, audience="ext:202")
+        uow.emit("call.answered", {"call_id": 2}, audience="operators")
+        uow.commit()
+    mine = client.get("/api/v1/events?after=0", headers=bearer(staff.operator)).get_json()
+    assert [(e["type"], e["call_id"]) for e in mine["events"]] == [("call.ringing", 1), ("call.answered", 2)]
+    everything = client.get("/api/v1/events?after=0", headers=bearer(staff.supervisor)).get_json()
+    assert len(everything["events"]) == 3
+    assert mine["last_seq"] == everything["last_seq"]

@@ -1,0 +1,1 @@
+"""Integration tests of the operator console and administration views."""
