@@ -26,7 +26,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "recent": ("Недавне пријаве", "Recent reports"),
     "staff_login": ("Пријава за запослене", "Staff login"),
-    "how_to": ("Како пријавити проблем — 24 часа, 365 дана годишње", "How to report a problem — 24 hours, 365 days a year"),
+    "how_to": (
+        "Како пријавити проблем — 24 часа, 365 дана годишње",
+        "How to report a problem — 24 hours, 365 days a year",
+    ),
     "how_phone": ("телефоном на број 051/785 266 — од 07 до 15 часова", "by phone, 051/785 266 — 07:00 to 15:00"),
     "how_mobile": (
         "мобилни телефон 065/435-411 — СМС поруке и позиви, нон-стоп",

@@ -36,6 +36,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.skipped and os.environ.get("S48_TEST_STRICT") == "1" and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped under S48_TEST_STRICT: {report.longrepr}"
+
+
 TEMPLATE_DB = "s48_template"
 
 

@@ -10,7 +10,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPECTED = {"postgres", "redis", "migrate", "web", "worker", "beat", "telephony", "sms", "transcribe", "mail", "asterisk"}
+EXPECTED = {
+    "postgres",
+    "redis",
+    "migrate",
+    "web",
+    "worker",
+    "beat",
+    "telephony",
+    "sms",
+    "transcribe",
+    "mail",
+    "asterisk",
+}
 
 
 @pytest.mark.integration
