@@ -9,10 +9,13 @@ and a call is ended once. Nothing here knows about panoramisk or sockets (core s
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -249,6 +252,31 @@ def _set_meta(call: Call, **values: Any) -> None:
     call.meta = {**(call.meta or {}), **values}
 
 
+# The caller's history is looked up once per call, when it starts, and reused for every ringing leg
+# (a ringall rings three phones at once; the history is the same for each). Bounded and short-lived:
+# a pop shows the state at the moment the phone rang.
+_HISTORY_TTL = 120.0
+_HISTORY_MAX = 512
+_history_cache: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+_history_lock = threading.Lock()
+
+
+def _history_for(session: so.Session, call: Call) -> dict[str, Any]:
+    """Return the caller's history for this call, from the per-call cache when fresh."""
+    now = monotonic()
+    with _history_lock:
+        hit = _history_cache.get(call.linkedid)
+        if hit is not None and now - hit[0] < _HISTORY_TTL:
+            return hit[1]
+    history = caller_history(session, call.caller_raw)
+    with _history_lock:
+        _history_cache[call.linkedid] = (now, history)
+        _history_cache.move_to_end(call.linkedid)
+        while len(_history_cache) > _HISTORY_MAX:
+            _history_cache.popitem(last=False)
+    return history
+
+
 def call_started(
     uow: UnitOfWork,
     *,
@@ -271,6 +299,7 @@ def call_started(
             channel=channel,
         )
         uow.commit()
+        _history_for(uow.session, call)  # before the first DialBegin: the pop then needs no lookup
         return call.id
 
 
@@ -307,7 +336,7 @@ def call_ringing(
             legs[leg] = {"ext": extension, "state": "ringing", "at": at.isoformat()}
             _set_meta(call, legs=legs)
         session.flush()
-        history = caller_history(session, call.caller_raw)
+        history = _history_for(session, call)
         uow.emit(
             "call.ringing",
             {

@@ -220,14 +220,14 @@ def running_site(root: Path) -> Iterator[Site]:
         core.engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """One served console for the e2e session."""
     with running_site(tmp_path_factory.mktemp("e2e")) as served:
         yield served
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
     """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
     if shutil.which(CHROMIUM) is None:
