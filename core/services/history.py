@@ -88,6 +88,13 @@ def caller_history(session: so.Session, number: str | None) -> dict[str, Any]:
     ).first()
     if citizen is None:
         return empty
+    # One query serves both lists in the common case: the latest tickets hold every open one unless
+    # the citizen has more than MAX_OPEN tickets, and only then is a second query needed.
+    latest = _tickets(session, citizen.id, open_only=False, limit=MAX_OPEN)
+    open_values = {s.value for s in OPEN_STATUSES}
+    open_tickets = [t for t in latest if t["status"] in open_values]
+    if len(latest) == MAX_OPEN:
+        open_tickets = _tickets(session, citizen.id, open_only=True, limit=MAX_OPEN)
     calls = session.execute(
         sa.select(Call.id, Call.started_at, Call.outcome, Call.operator_ext)
         .where(Call.citizen_id == citizen.id)
@@ -103,8 +110,8 @@ def caller_history(session: so.Session, number: str | None) -> dict[str, Any]:
     return {
         **empty,
         "citizen": {"id": citizen.id, "name": citizen.name, "email": citizen.email, "script": citizen.script},
-        "open_tickets": _tickets(session, citizen.id, open_only=True, limit=MAX_OPEN),
-        "recent_tickets": _tickets(session, citizen.id, open_only=False, limit=RECENT),
+        "open_tickets": open_tickets,
+        "recent_tickets": latest[:RECENT],
         "recent_calls": [
             {"id": c[0], "started_at": c[1].isoformat(), "outcome": c[2], "operator": c[3]} for c in calls
         ],

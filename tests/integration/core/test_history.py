@@ -1,0 +1,40 @@
+"""Caller history for the screen pop: open tickets are never hidden behind newer closed ones."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from core.bootstrap import Core
+from core.db.models import Ticket
+from core.messages import Channel, ReceiveReport
+from core.services.history import MAX_OPEN, RECENT, caller_history
+from core.services.intake import receive
+from tests.fakes import FixedClock
+
+
+def test_old_open_ticket_shows_behind_many_closed_ones(core: Core, clock: FixedClock) -> None:
+    """A citizen with more tickets than fit the first query still sees their oldest open ticket."""
+    codes = []
+    for i in range(MAX_OPEN + 3):
+        codes.append(
+            receive(core.uow(), ReceiveReport(channel=Channel.WALK_IN, text=f"рупа {i}", phone="065435411")).ticket_code
+        )
+        clock.advance(minutes=1)
+    with core.session_factory() as session:
+        session.execute(sa.update(Ticket).where(Ticket.code != codes[0]).values(status="closed"))
+        session.commit()
+        history = caller_history(session, "+387 65 435 411")
+    assert [t["code"] for t in history["open_tickets"]] == [codes[0]]
+    assert [t["code"] for t in history["recent_tickets"]] == list(reversed(codes))[:RECENT]
+    assert history["citizen"] is not None
+
+
+def test_unknown_and_anonymous_numbers_have_empty_history(core: Core) -> None:
+    """No citizen, no lists; the raw number is echoed for the operator."""
+    with core.session_factory() as session:
+        unknown = caller_history(session, "066 999 999")
+        anonymous = caller_history(session, "anonymous")
+    assert unknown["citizen"] is None
+    assert unknown["phone"] == "+38766999999"
+    assert anonymous["phone"] is None
+    assert anonymous["open_tickets"] == []
