@@ -208,9 +208,7 @@ def _open_ticket(
     place = classify.find_place(session, place_text or text)
     organisation: Organisation | None = category.organisation if category else None
     deadlines = compute_deadlines(now, category.resolve_hours if category else 240, policy.answer_hours)
-    status = Status.NEW
-    if organisation is not None:
-        status = Status.REFERRED if organisation.kind == "external" else Status.ASSIGNED
+    status = route_status(organisation) if organisation is not None else Status.NEW
     priority = category.priority if category else "normal"
     if any(w.startswith("hitn") for w in words(text)):
         priority = "high"
@@ -241,20 +239,7 @@ def _open_ticket(
         public_note=HISTORY_NOTES["received"].format(channel=channel_label(cmd.channel.value)),
     )]  # fmt: skip
     if organisation is not None:
-        history.append(
-            StatusChange(
-                ticket_id=ticket.id,
-                at=now,
-                kind="status",
-                actor_label="system",
-                from_status=Status.NEW.value,
-                to_status=status.value,
-                organisation_id=organisation.id,
-                public_note=HISTORY_NOTES["referred" if status is Status.REFERRED else "routed"].format(
-                    organisation=organisation.name
-                ),
-            )
-        )
+        history.append(routing_entry(ticket.id, organisation, status, now))
     if status is Status.REFERRED:
         # "Not our competence" is an answer too: the citizen learns at once who handles it.
         ticket.answered_at = now
@@ -264,6 +249,26 @@ def _open_ticket(
         notify_organisation(uow, ticket, organisation, "org_new")
     uow.emit("ticket.created", {"ticket": ticket_summary(ticket)})
     return ticket
+
+
+def route_status(organisation: Organisation) -> Status:
+    """Return where routing leaves a ticket: assigned, or referred when the body is outside the municipality."""
+    return Status.REFERRED if organisation.kind == "external" else Status.ASSIGNED
+
+
+def routing_entry(ticket_id: int, organisation: Organisation, status: Status, now: datetime) -> StatusChange:
+    """Return the public history line that says where a new ticket went ("not our competence" explains)."""
+    note = HISTORY_NOTES["referred" if status is Status.REFERRED else "routed"]
+    return StatusChange(
+        ticket_id=ticket_id,
+        at=now,
+        kind="status",
+        actor_label="system",
+        from_status=Status.NEW.value,
+        to_status=status.value,
+        organisation_id=organisation.id,
+        public_note=note.format(organisation=organisation.name),
+    )
 
 
 def _continue_ticket(uow: UnitOfWork, ticket: Ticket, cmd: ReceiveReport, now: datetime) -> None:

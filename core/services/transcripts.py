@@ -30,7 +30,6 @@ from typing_extensions import override
 from core.db.models import Call, Category, Citizen, Event, OutboxItem, StatusChange, Ticket, User, Voicemail
 from core.db.uow import EVENT_LOCK_KEY, UnitOfWork, event_dict
 from core.domain.tickets import Status, compute_deadlines
-from core.i18n import HISTORY_NOTES
 from core.ports import (
     AudioRejected,
     LivePush,
@@ -41,7 +40,7 @@ from core.ports import (
     TranscriptResult,
 )
 from core.redact import redact
-from core.services import classify
+from core.services import classify, intake
 from core.services.notices import notify_citizen, notify_organisation
 from core.services.outbox import Handler
 from core.services.views import ticket_summary
@@ -442,25 +441,12 @@ def route_ticket(uow: UnitOfWork, ticket: Ticket, text: str, now: datetime) -> b
         session.flush()
         session.refresh(ticket)
         return True
-    status = Status.REFERRED if organisation.kind == "external" else Status.ASSIGNED
+    status = intake.route_status(organisation)
     ticket.organisation_id = organisation.id
     ticket.status = status.value
     if status is Status.REFERRED and ticket.answered_at is None:
         ticket.answered_at = now  # "not our competence" is an answer too (as at intake)
-    session.add(
-        StatusChange(
-            ticket_id=ticket.id,
-            at=now,
-            kind="status",
-            actor_label="system",
-            from_status=Status.NEW.value,
-            to_status=status.value,
-            organisation_id=organisation.id,
-            public_note=HISTORY_NOTES["referred" if status is Status.REFERRED else "routed"].format(
-                organisation=organisation.name
-            ),
-        )
-    )
+    session.add(intake.routing_entry(ticket.id, organisation, status, now))
     session.flush()
     session.refresh(ticket)  # load the category and organisation relationships for the notices
     if status is Status.REFERRED:
