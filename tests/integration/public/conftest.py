@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
-from flask.testing import FlaskClient
 
-from callcenter_ui import create_app
 from core.bootstrap import Core
 from core.db.models import User
 from core.messages import Channel, ReceiveReport
@@ -18,20 +14,8 @@ from core.services.accounts import add_user, create_token
 from core.services.intake import receive
 from core.services.tickets import change_status
 
-
-@pytest.fixture
-def app(core: Core) -> Flask:
-    """The web app wired to the test core."""
-    flask_app = create_app(core.settings, core=core)
-    flask_app.testing = True
-    return flask_app
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    """A test client."""
-    with app.test_client() as c:
-        yield c
+# The app and its test client are the web suite's own fixtures.
+from tests.integration.web.conftest import app, client  # noqa: F401  re-exported fixtures
 
 
 @pytest.fixture
