@@ -17,5 +17,5 @@ if ! command -v sox >/dev/null 2>&1; then
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q .
+.venv/bin/pip install -q '.[demo]'
 exec .venv/bin/sistem48 up "$@"
