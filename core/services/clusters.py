@@ -17,14 +17,11 @@ import sqlalchemy.orm as so
 
 from core.db.models import StatusChange, Ticket, User
 from core.db.uow import UnitOfWork
-from core.domain.tickets import FINAL_STATUSES, Status, TransitionError, check_transition
-from core.services.notices import notify_citizen
-from core.services.tickets import Forbidden, NotFound, can_see
+from core.domain.tickets import TransitionError, check_transition
+from core.services.tickets import Forbidden, NotFound, apply_status, can_see, clean_note
 from core.services.views import ticket_detail, ticket_summary
-from core.text import strip_invisible
 
 MAX_MEMBERS = 500
-MAX_NOTE = 4000
 
 
 class ClusterError(ValueError):
@@ -138,46 +135,6 @@ def unlink(uow: UnitOfWork, code: str, user: User, *, now: datetime | None = Non
         return view
 
 
-def _clean(note: str | None) -> str | None:
-    if note is None:
-        return None
-    cleaned = strip_invisible(note).strip()[:MAX_NOTE]
-    return cleaned or None
-
-
-def _apply(
-    uow: UnitOfWork, ticket: Ticket, target: Status, user: User, public: str | None, internal: str | None, at: datetime
-) -> None:
-    """Move one ticket, keep the history line, tell its citizen in their channel and script."""
-    previous = ticket.status
-    ticket.status = target.value
-    ticket.updated_at = at
-    if ticket.answered_at is None and (public or target in FINAL_STATUSES or target is Status.IN_PROGRESS):
-        ticket.answered_at = at
-    if target is Status.RESOLVED:
-        ticket.resolved_at = at
-    if target is Status.REOPENED:
-        ticket.resolved_at = None
-    uow.session.add(
-        StatusChange(
-            ticket_id=ticket.id,
-            at=at,
-            kind="status",
-            actor_id=user.id,
-            actor_label=user.username,
-            from_status=previous,
-            to_status=target.value,
-            organisation_id=ticket.organisation_id,
-            public_note=public,
-            internal_note=internal,
-        )
-    )
-    uow.session.flush()
-    if public:
-        notify_citizen(uow, ticket, "resolved" if target is Status.RESOLVED else "status", note=public)
-    uow.emit("ticket.updated", {"ticket": ticket_summary(ticket), "reason": "status"})
-
-
 def change_cluster_status(
     uow: UnitOfWork,
     code: str,
@@ -193,10 +150,10 @@ def change_cluster_status(
         session = uow.session
         moment = now or uow.clock.now()
         primary = _ticket(session, code, user, lock=True)
-        public = _clean(public_note)
-        internal = _clean(internal_note)
+        public = clean_note(public_note)
+        internal = clean_note(internal_note)
         target = check_transition(primary.status, new_status, public)
-        _apply(uow, primary, target, user, public, internal, moment)
+        apply_status(uow, primary, target, user, public, internal, moment)
         changed: list[str] = []
         skipped: list[str] = []
         for member in members_of(session, primary.id):
@@ -208,7 +165,7 @@ def change_cluster_status(
             except TransitionError:
                 skipped.append(member.code)  # already closed, say: its citizen was answered before
                 continue
-            _apply(uow, member, target, user, public, internal, moment)
+            apply_status(uow, member, target, user, public, internal, moment)
             changed.append(member.code)
         detail = ticket_detail(session, primary)
         detail["cluster"] = cluster_view(session, primary)

@@ -105,8 +105,8 @@ def change_status(
             raise NotFound(code)
         if not can_see(user, ticket):
             raise Forbidden(code)
-        public = _clean(public_note)
-        internal = _clean(internal_note)
+        public = clean_note(public_note)
+        internal = clean_note(internal_note)
         target = check_transition(ticket.status, new_status, public)
         moment = now or uow.clock.now()
         if organisation_code:
@@ -121,41 +121,48 @@ def change_status(
                 session.refresh(ticket)
                 # Forwarding is a hand-over: the new organisation is told, as on intake.
                 notify_organisation(uow, ticket, org, "org_new")
-        previous = ticket.status
-        ticket.status = target.value
-        ticket.updated_at = moment
-        # The 48-hour promise is kept by the first answer a person gives the citizen.
-        if ticket.answered_at is None and (public or target in FINAL_STATUSES or target is Status.IN_PROGRESS):
-            ticket.answered_at = moment
-        if target is Status.RESOLVED:
-            ticket.resolved_at = moment
-        if target is Status.REOPENED:
-            ticket.resolved_at = None
-        session.add(
-            StatusChange(
-                ticket_id=ticket.id,
-                at=moment,
-                kind="status",
-                actor_id=user.id,
-                actor_label=user.username,
-                from_status=previous,
-                to_status=target.value,
-                organisation_id=ticket.organisation_id,
-                public_note=public,
-                internal_note=internal,
-            )
-        )
-        session.flush()
-        if public:
-            # A resolution asks the citizen whether it is really fixed (1/0 by SMS reopens on 0).
-            notify_citizen(uow, ticket, "resolved" if target is Status.RESOLVED else "status", note=public)
-        uow.emit("ticket.updated", {"ticket": ticket_summary(ticket), "reason": "status"})
+        apply_status(uow, ticket, target, user, public, internal, moment)
         detail = ticket_detail(session, ticket)
         uow.commit()
         return detail
 
 
-def _clean(note: str | None) -> str | None:
+def apply_status(
+    uow: UnitOfWork, ticket: Ticket, target: Status, user: User, public: str | None, internal: str | None, at: datetime
+) -> None:
+    """Move one checked ticket: stamp the clocks, keep the history line, tell the citizen, push the event."""
+    previous = ticket.status
+    ticket.status = target.value
+    ticket.updated_at = at
+    # The 48-hour promise is kept by the first answer a person gives the citizen.
+    if ticket.answered_at is None and (public or target in FINAL_STATUSES or target is Status.IN_PROGRESS):
+        ticket.answered_at = at
+    if target is Status.RESOLVED:
+        ticket.resolved_at = at
+    if target is Status.REOPENED:
+        ticket.resolved_at = None
+    uow.session.add(
+        StatusChange(
+            ticket_id=ticket.id,
+            at=at,
+            kind="status",
+            actor_id=user.id,
+            actor_label=user.username,
+            from_status=previous,
+            to_status=target.value,
+            organisation_id=ticket.organisation_id,
+            public_note=public,
+            internal_note=internal,
+        )
+    )
+    uow.session.flush()
+    if public:
+        # A resolution asks the citizen whether it is really fixed (1/0 by SMS reopens on 0).
+        notify_citizen(uow, ticket, "resolved" if target is Status.RESOLVED else "status", note=public)
+    uow.emit("ticket.updated", {"ticket": ticket_summary(ticket), "reason": "status"})
+
+
+def clean_note(note: str | None) -> str | None:
     """Trim a note, drop invisible characters and bound its size."""
     if note is None:
         return None
