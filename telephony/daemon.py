@@ -63,8 +63,13 @@ class DaemonOptions:
     spool_rescan: float = 300.0  # safety net for a lost MessageWaiting
     callback_ring_timeout: float = 30.0
     # Events of different calls are applied concurrently (order is kept within a call); this bounds
-    # the transactions in flight, and so the database connections the daemon holds.
-    parallel_calls: int = 8
+    # the events in flight. Openings and pops share one group commit, and everything else runs on
+    # the executor's few threads, so database connections stay few however large this is.
+    parallel_calls: int = 64
+    # A group commit takes at most this many openings, queue notes and pops: what arrived while the
+    # previous one ran, or within ``batch_linger`` seconds of the first (a burst arrives as a burst).
+    max_batch: int = 64
+    batch_linger: float = 0.002
 
 
 def ami_settings(settings: Settings, **overrides: Any) -> AmiSettings | None:
@@ -80,6 +85,31 @@ def ami_settings(settings: Settings, **overrides: Any) -> AmiSettings | None:
     }
     values.update(overrides)
     return AmiSettings(**values)
+
+
+Grouped = calls.Opening | calls.Queuing | calls.Ring
+
+
+def _grouped_item(event: CallEvent) -> Grouped | None:
+    """Return the group-commit item for a call opening, queue join or ringing leg; None for the rest."""
+    if isinstance(event, CallStarted):
+        return calls.Opening(linkedid=event.linkedid, caller_raw=event.caller_raw, caller_name=event.caller_name,
+                             did=event.did, at=event.at, channel=event.channel)  # fmt: skip
+    if isinstance(event, CallQueued):
+        return calls.Queuing(linkedid=event.linkedid, queue=event.queue, at=event.at)
+    if isinstance(event, CallRinging):
+        return calls.Ring(linkedid=event.linkedid, extension=event.extension, leg=event.leg,
+                          caller_raw=event.caller_raw, caller_name=event.caller_name, at=event.at)  # fmt: skip
+    return None
+
+
+def _alone(item: Grouped) -> tuple[list[calls.Opening], list[calls.Ring], list[calls.Queuing]]:
+    """Return the arguments of ``calls.open_and_ring`` for one item on its own."""
+    if isinstance(item, calls.Opening):
+        return [item], [], []
+    if isinstance(item, calls.Ring):
+        return [], [item], []
+    return [], [], [item]
 
 
 class TelephonyDaemon:
@@ -102,7 +132,11 @@ class TelephonyDaemon:
         self._tasks: set[asyncio.Task[None]] = set()
         self._chains: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(max(1, self.options.parallel_calls))
+        self._batch: list[tuple[Grouped, asyncio.Future[None]]] = []
+        self._plain: dict[str, int] = {}  # per Linkedid: events in flight that are not group-committed
+        self._batcher: asyncio.Task[None] | None = None
         self.originates_sent = 0
+        self.batches = 0  # group commits run (tests and the benchmark read it)
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -113,6 +147,40 @@ class TelephonyDaemon:
         except Exception:  # noqa: BLE001  last-resort guard: the daemon outlives a bad event or a DB outage
             logger.exception("telephony: %s failed", getattr(func, "__name__", func))
             return None
+
+    def _submit(self, item: Grouped) -> asyncio.Future[None]:
+        """Queue an item for the next group commit; the future is done once it is committed and pushed.
+
+        Twenty calls ringing at once would otherwise queue twenty transactions of a dozen round trips
+        each behind one another, and the operator's pop would wait for the other callers' lookups. A
+        group commit opens every waiting call, looks up every caller's history and sends every pop
+        in one transaction. Items are applied in the order they were submitted.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._batch.append((item, future))
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.ensure_future(self._run_batches())
+        return future
+
+    async def _run_batches(self) -> None:
+        if self.options.batch_linger > 0:
+            await asyncio.sleep(self.options.batch_linger)
+        while self._batch:
+            batch, self._batch = self._batch[: self.options.max_batch], self._batch[self.options.max_batch :]
+            openings = [item for item, _ in batch if isinstance(item, calls.Opening)]
+            queued = [item for item, _ in batch if isinstance(item, calls.Queuing)]
+            rings = [item for item, _ in batch if isinstance(item, calls.Ring)]
+            try:
+                self.batches += 1
+                await run_blocking(calls.open_and_ring, self.core.uow(), openings, rings, queued)
+            except Exception:  # noqa: BLE001  one bad item must not sink the others: retry them one by one
+                logger.warning("telephony: a group of %d call events failed; applying them one by one", len(batch))
+                for item, _ in batch:
+                    await self._db(calls.open_and_ring, self.core.uow(), *_alone(item))
+            finally:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
@@ -225,17 +293,36 @@ class TelephonyDaemon:
             return
         await self._slots.acquire()  # back-pressure: the connector's queue absorbs bursts
         previous = self._chains.get(linkedid)
-        task = asyncio.ensure_future(self._apply_after(previous, event))
+        item = _grouped_item(event)
+        early: asyncio.Future[None] | None = None
+        if item is not None and not self._plain.get(linkedid):
+            # Nothing else of this call is in flight, and the group commit applies items in order:
+            # submit now, so the opening and the pop of one call can share a transaction.
+            early = self._submit(item)
+        elif item is None:
+            self._plain[linkedid] = self._plain.get(linkedid, 0) + 1
+        task = asyncio.ensure_future(self._apply_after(previous, event, early))
         self._chains[linkedid] = task
 
         def done(finished: asyncio.Task[None]) -> None:
             self._slots.release()
+            if item is None:
+                left = self._plain.get(linkedid, 1) - 1
+                if left > 0:
+                    self._plain[linkedid] = left
+                else:
+                    self._plain.pop(linkedid, None)
             if self._chains.get(linkedid) is finished:
                 del self._chains[linkedid]
 
         task.add_done_callback(done)
 
-    async def _apply_after(self, previous: asyncio.Task[None] | None, event: CallEvent) -> None:
+    async def _apply_after(
+        self, previous: asyncio.Task[None] | None, event: CallEvent, submitted: asyncio.Future[None] | None
+    ) -> None:
+        if submitted is not None:
+            await asyncio.shield(submitted)
+            return
         if previous is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(previous)
@@ -252,30 +339,9 @@ class TelephonyDaemon:
     async def apply(self, event: CallEvent) -> None:
         """Apply one translated AMI event to the core."""
         uow = self.core.uow()
-        if isinstance(event, CallStarted):
-            await self._db(
-                calls.call_started,
-                uow,
-                linkedid=event.linkedid,
-                caller_raw=event.caller_raw,
-                caller_name=event.caller_name,
-                did=event.did,
-                at=event.at,
-                channel=event.channel,
-            )
-        elif isinstance(event, CallQueued):
-            await self._db(calls.call_queued, uow, linkedid=event.linkedid, queue=event.queue, at=event.at)
-        elif isinstance(event, CallRinging):
-            await self._db(
-                calls.call_ringing,
-                uow,
-                linkedid=event.linkedid,
-                extension=event.extension,
-                leg=event.leg,
-                caller_raw=event.caller_raw,
-                caller_name=event.caller_name,
-                at=event.at,
-            )
+        item = _grouped_item(event)
+        if item is not None:
+            await asyncio.shield(self._submit(item))
         elif isinstance(event, RingingWithdrawn):
             await self._db(
                 calls.ringing_withdrawn,

@@ -12,7 +12,7 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from time import monotonic
@@ -23,12 +23,12 @@ import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
 
-from core.db.models import Call, OutboxItem, StatusChange, Ticket, User
+from core.db.models import Call, Citizen, OutboxItem, StatusChange, Ticket, User
 from core.db.uow import UnitOfWork
 from core.phones import parse_phone
 from core.services import citizens
 from core.services.health import report_status
-from core.services.history import caller_history
+from core.services.history import caller_histories
 
 log = logging.getLogger(__name__)
 
@@ -261,20 +261,182 @@ _history_cache: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
 _history_lock = threading.Lock()
 
 
-def _history_for(session: so.Session, call: Call) -> dict[str, Any]:
-    """Return the caller's history for this call, from the per-call cache when fresh."""
+def _cached_history(linkedid: str) -> dict[str, Any] | None:
+    with _history_lock:
+        hit = _history_cache.get(linkedid)
+        return hit[1] if hit is not None and monotonic() - hit[0] < _HISTORY_TTL else None
+
+
+def _remember_histories(session: so.Session, calls: Collection[Call]) -> None:
+    """Look up (in one batch) and cache the caller history of every call not cached yet."""
+    missing = [c for c in calls if _cached_history(c.linkedid) is None]
+    if not missing:
+        return
+    histories = caller_histories(session, {c.caller_raw for c in missing})
     now = monotonic()
     with _history_lock:
-        hit = _history_cache.get(call.linkedid)
-        if hit is not None and now - hit[0] < _HISTORY_TTL:
-            return hit[1]
-    history = caller_history(session, call.caller_raw)
-    with _history_lock:
-        _history_cache[call.linkedid] = (now, history)
-        _history_cache.move_to_end(call.linkedid)
+        for call in missing:
+            _history_cache[call.linkedid] = (now, histories[call.caller_raw])
+            _history_cache.move_to_end(call.linkedid)
         while len(_history_cache) > _HISTORY_MAX:
             _history_cache.popitem(last=False)
+
+
+def _history_for(session: so.Session, call: Call) -> dict[str, Any]:
+    """Return the caller's history for this call, from the per-call cache when fresh."""
+    history = _cached_history(call.linkedid)
+    if history is None:
+        _remember_histories(session, [call])
+        history = _cached_history(call.linkedid) or caller_histories(session, [call.caller_raw])[call.caller_raw]
     return history
+
+
+@dataclass(frozen=True)
+class Opening:
+    """An inbound call appeared on the trunk (AMI Newchannel of the caller leg)."""
+
+    linkedid: str
+    caller_raw: str | None
+    caller_name: str | None
+    did: str | None
+    at: datetime
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class Queuing:
+    """The caller joined a queue (AMI QueueCallerJoin)."""
+
+    linkedid: str
+    queue: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Ring:
+    """An operator's phone started ringing for a call (AMI DialBegin)."""
+
+    linkedid: str
+    extension: str
+    leg: str
+    caller_raw: str | None
+    caller_name: str | None
+    at: datetime
+
+
+def _open_many(session: so.Session, items: Sequence[Opening]) -> dict[str, Call]:
+    """Return the call of every Linkedid, opening the missing ones with one lookup and one insert.
+
+    A burst of twenty ringing calls costs a handful of round trips instead of a hundred. If another
+    writer opened one of them meanwhile, the batch insert is undone and each is opened on its own.
+    """
+    wanted = {item.linkedid[:64] for item in items}
+    found = {c.linkedid: c for c in session.scalars(sa.select(Call).where(Call.linkedid.in_(wanted)))}
+    missing: dict[str, Opening] = {}
+    for item in items:
+        if item.linkedid[:64] not in found:
+            missing.setdefault(item.linkedid[:64], item)
+    if not missing:
+        return found
+    phones = {lid: parse_phone(_clean(item.caller_raw)) for lid, item in missing.items()}
+    keys = {p.key for p in phones.values() if p is not None and p.e164 and p.key}
+    known: dict[str | None, int] = {}
+    if keys:
+        rows = session.execute(sa.select(Citizen.phone_key, Citizen.id).where(Citizen.phone_key.in_(keys)))
+        known = {key: citizen_id for key, citizen_id in rows}
+    new: list[Call] = []
+    for lid, item in missing.items():
+        phone = phones[lid]
+        citizen_id = None
+        if phone is not None and phone.e164:
+            # Only a number that parses is a person we can find again; "anonymous" is nobody.
+            citizen_id = known.get(phone.key)
+            if citizen_id is None:
+                citizen = citizens.find_or_create(session, phone=phone, email=None, name=None, now=item.at)
+                if citizen is not None:
+                    citizen_id = known[phone.key] = citizen.id
+        new.append(
+            Call(
+                linkedid=lid,
+                direction="in",
+                caller_raw=_clean(item.caller_raw),
+                caller_name=_clean(item.caller_name),
+                citizen_id=citizen_id,
+                state="ringing",
+                started_at=item.at,
+                meta={"did": _clean(item.did, 64), "channel": _clean(item.channel, 120), "legs": {}},
+            )
+        )
+    try:
+        with session.begin_nested():
+            session.add_all(new)
+    except sa_exc.IntegrityError:
+        for lid, item in missing.items():
+            found[lid] = _open(
+                session, linkedid=lid, caller_raw=item.caller_raw, caller_name=item.caller_name, did=item.did,
+                at=item.at, channel=item.channel,
+            )  # fmt: skip
+        return found
+    found.update((c.linkedid, c) for c in new)
+    return found
+
+
+def _ring(uow: UnitOfWork, call: Call, ring: Ring) -> bool:
+    """Add one ringing leg to a call and queue its pop; False when it is already shown or over."""
+    if call.state == "ended":
+        return False
+    legs: dict[str, Any] = dict((call.meta or {}).get("legs", {}))
+    if ring.leg in legs:
+        return False  # a resync or a repeated event: this phone already shows the pop
+    if len(legs) < MAX_LEGS:
+        legs[ring.leg] = {"ext": ring.extension, "state": "ringing", "at": ring.at.isoformat()}
+        _set_meta(call, legs=legs)
+    uow.emit(
+        "call.ringing",
+        {
+            "call_id": call.id,
+            "linkedid": call.linkedid,
+            "extension": ring.extension,
+            "leg": ring.leg,
+            "call": call_summary(call, uow.session),
+            "history": _history_for(uow.session, call),
+        },
+        audience=f"ext:{ring.extension}",
+    )
+    return True
+
+
+def open_and_ring(
+    uow: UnitOfWork, openings: Sequence[Opening] = (), rings: Sequence[Ring] = (), queued: Sequence[Queuing] = ()
+) -> tuple[dict[str, int], list[bool]]:
+    """Open calls, note queues and pop ringing legs in one transaction (the daemon's group commit).
+
+    Returns the call id of each opening by Linkedid, and for each ring whether a pop was sent.
+    Openings come first, then queues, then rings in order, so the three legs of one ringall land
+    on the same call row. The caller histories of every call touched are looked up in one batch
+    and cached for later legs. A queue note for a call we never saw open is ignored.
+    """
+    with uow:
+        session = uow.session
+        everything = list(openings) + [
+            Opening(linkedid=r.linkedid, caller_raw=r.caller_raw, caller_name=r.caller_name, did=None, at=r.at)
+            for r in rings
+        ]
+        calls = _open_many(session, everything) if everything else {}
+        if queued:
+            unseen = {q.linkedid[:64] for q in queued} - calls.keys()
+            if unseen:
+                calls.update((c.linkedid, c) for c in session.scalars(sa.select(Call).where(Call.linkedid.in_(unseen))))
+            for q in queued:
+                call = calls.get(q.linkedid[:64])
+                if call is not None:
+                    call.queue = q.queue[:80]
+        session.flush()
+        if everything:
+            _remember_histories(session, [calls[o.linkedid[:64]] for o in everything])
+        popped = [_ring(uow, calls[r.linkedid[:64]], r) for r in rings]
+        uow.commit()
+        return {o.linkedid: calls[o.linkedid[:64]].id for o in openings}, popped
 
 
 def call_started(
@@ -287,30 +449,20 @@ def call_started(
     at: datetime,
     channel: str | None = None,
 ) -> int:
-    """Open the call record for an inbound call (idempotent by Linkedid); return its id."""
-    with uow:
-        call = _open(
-            uow.session,
-            linkedid=linkedid,
-            caller_raw=caller_raw,
-            caller_name=caller_name,
-            did=did,
-            at=at,
-            channel=channel,
-        )
-        uow.commit()
-        _history_for(uow.session, call)  # before the first DialBegin: the pop then needs no lookup
-        return call.id
+    """Open the call record for an inbound call (idempotent by Linkedid); return its id.
+
+    The caller's history is looked up and cached here, before the first DialBegin, so the pop
+    itself needs no lookup.
+    """
+    opening = Opening(
+        linkedid=linkedid, caller_raw=caller_raw, caller_name=caller_name, did=did, at=at, channel=channel
+    )
+    return open_and_ring(uow, [opening])[0][linkedid]
 
 
 def call_queued(uow: UnitOfWork, *, linkedid: str, queue: str, at: datetime) -> None:
     """Remember which queue the caller waits in."""
-    with uow:
-        call = _find(uow.session, linkedid)
-        if call is None or call.queue == queue[:80]:
-            return
-        call.queue = queue[:80]
-        uow.commit()
+    open_and_ring(uow, queued=[Queuing(linkedid=linkedid, queue=queue, at=at)])
 
 
 def call_ringing(
@@ -324,33 +476,8 @@ def call_ringing(
     at: datetime,
 ) -> bool:
     """Pop the call on the ringing operator's screen with the caller's history; once per leg."""
-    with uow:
-        session = uow.session
-        call = _open(session, linkedid=linkedid, caller_raw=caller_raw, caller_name=caller_name, did=None, at=at)
-        if call.state == "ended":
-            return False
-        legs: dict[str, Any] = dict((call.meta or {}).get("legs", {}))
-        if leg in legs:
-            return False  # a resync or a repeated event: this phone already shows the pop
-        if len(legs) < MAX_LEGS:
-            legs[leg] = {"ext": extension, "state": "ringing", "at": at.isoformat()}
-            _set_meta(call, legs=legs)
-        session.flush()
-        history = _history_for(session, call)
-        uow.emit(
-            "call.ringing",
-            {
-                "call_id": call.id,
-                "linkedid": call.linkedid,
-                "extension": extension,
-                "leg": leg,
-                "call": call_summary(call, session),
-                "history": history,
-            },
-            audience=f"ext:{extension}",
-        )
-        uow.commit()
-        return True
+    ring = Ring(linkedid=linkedid, extension=extension, leg=leg, caller_raw=caller_raw, caller_name=caller_name, at=at)
+    return open_and_ring(uow, rings=[ring])[1][0]
 
 
 def ringing_withdrawn(uow: UnitOfWork, *, linkedid: str, extension: str, leg: str, reason: str, at: datetime) -> None:

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from core.bootstrap import Core
 from core.db.models import Ticket
 from core.messages import Channel, ReceiveReport
-from core.services.history import MAX_OPEN, RECENT, caller_history
+from core.services.history import MAX_OPEN, RECENT, caller_histories, caller_history
 from core.services.intake import receive
 from tests.fakes import FixedClock
 
@@ -38,3 +38,21 @@ def test_unknown_and_anonymous_numbers_have_empty_history(core: Core) -> None:
     assert unknown["phone"] == "+38766999999"
     assert anonymous["phone"] is None
     assert anonymous["open_tickets"] == []
+
+
+def test_batched_histories_equal_one_by_one(core: Core, clock: FixedClock) -> None:
+    """The burst lookup gives every caller exactly what the single lookup gives (both dialects)."""
+    phones = ["065435411", "066111222", "051785266"]
+    for n, phone in enumerate(phones):
+        for i in range(n * 4 + 1):  # 1, 5 and 9 tickets: below and above RECENT
+            receive(core.uow(), ReceiveReport(channel=Channel.WALK_IN, text=f"улица {n} рупа {i}", phone=phone))
+            clock.advance(minutes=1)
+    numbers = ["+387 65 435 411", "066 111 222", "051/785-266", "066 999 999", "anonymous", None, "065435411"]
+    with core.session_factory() as session:
+        together = caller_histories(session, numbers)
+        alone = {number: caller_history(session, number) for number in numbers}
+    assert together == alone
+    assert [len(together[n]["recent_tickets"]) for n in numbers[:3]] == [1, RECENT, RECENT]
+    assert together["066 999 999"]["citizen"] is None
+    assert together["+387 65 435 411"]["citizen"] == together["065435411"]["citizen"]
+    assert len(together["066 111 222"]["recent_messages"]) == RECENT  # each report keeps its message

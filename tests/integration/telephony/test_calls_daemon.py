@@ -371,16 +371,84 @@ def test_hostile_caller_id_is_stored_and_emitted_as_data(core: Core, live: Recor
     run(scenario())
 
 
+def burst_frames(linkedid: str, number: str, extension: str) -> list[list[tuple[str, str]]]:
+    """Newchannel, QueueCallerJoin and DialBegin of one queue call from the trunk to ``extension``."""
+    seq = linkedid.replace(".", "")[-8:]  # channel names end in a hex sequence
+    chan = f"PJSIP/trunk-{seq}"
+    caller = [("Channel", chan), ("CallerIDNum", number), ("CallerIDName", "Грађанин"), ("Uniqueid", linkedid),
+              ("Linkedid", linkedid), ("Exten", "051785266")]  # fmt: skip
+    return [
+        [("Event", "Newchannel"), ("ChannelState", "6"), *caller],
+        [("Event", "QueueCallerJoin"), *caller, ("Queue", "operateri"), ("Position", "1"), ("Count", "1")],
+        [
+            ("Event", "DialBegin"),
+            *caller,
+            ("DestChannel", f"PJSIP/{extension}-{seq}"),
+            ("DestUniqueid", linkedid + "9"),
+            ("DestLinkedid", linkedid),
+        ],  # fmt: skip
+    ]
+
+
+def test_a_burst_of_calls_shares_group_commits(core: Core, live: RecordingLivePush) -> None:
+    """Twenty calls at once: each opened once and popped once with its own caller's history.
+
+    The 60 events share far fewer transactions, and a replay of the burst changes nothing.
+    """
+    add_operators(core, "201")
+    numbers = [f"06543{n:04d}" for n in range(20)]
+    for number in numbers[:5]:
+        receive(core.uow(), ReceiveReport(channel=Channel.WALK_IN, text=f"Рупа у улици, јавља {number}", phone=number))
+
+    async def scenario() -> None:
+        async with rig(core, live) as r:
+            frames = [burst_frames(f"1764310{n:03d}.{n}", number, "201") for n, number in enumerate(numbers)]
+            before = r.daemon.batches
+            for kind in range(3):  # every Newchannel, then every queue join, then every DialBegin
+                for call in frames:
+                    await r.server.send_frame(call[kind])
+            await r.until(lambda: len(r.events("call.ringing")) == 20)
+            assert r.daemon.batches - before < 20  # 60 events, grouped
+            for call in frames:  # a duplicated stream (a resync, a replay) is idempotent
+                for frame in call:
+                    await r.server.send_frame(frame)
+            await r.daemon.drain()
+            await asyncio.sleep(0.2)
+
+    run(scenario())
+    pops = [e for e in live.events if e["type"] == "call.ringing"]
+    assert len(pops) == 20
+    by_number = {p["call"]["caller"]["raw"]: p for p in pops}
+    assert sorted(by_number) == sorted(numbers)
+    for number in numbers[:5]:
+        (ticket,) = by_number[number]["history"]["open_tickets"]
+        assert by_number[number]["history"]["citizen"]["id"] == by_number[number]["call"]["citizen_id"]
+    assert all(not by_number[n]["history"]["open_tickets"] for n in numbers[5:])
+    with core.session_factory() as db:
+        rows = db.scalars(sa.select(Call)).all()
+        assert len(rows) == 20
+        assert {c.queue for c in rows} == {"operateri"}
+        assert all(len((c.meta or {})["legs"]) == 1 for c in rows)
+        assert db.scalar(sa.select(sa.func.count()).select_from(Citizen)) == 20
+
+
 def test_one_bad_event_does_not_stop_the_daemon(
     core: Core, live: RecordingLivePush, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A core call that fails (here: queue bookkeeping) is logged; the rest of the call still flows."""
+    """A core call that fails (here: queue bookkeeping) is logged; the rest of the call still flows.
+
+    The queue note travels in a group commit with the opening and the pops: the failing group is
+    retried item by item, so only the bad item is lost.
+    """
     add_operators(core, "201", "202")
+    real = calls.open_and_ring
 
-    def broken(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError("simulated failure")
+    def broken(uow: Any, openings: Any = (), rings: Any = (), queued: Any = ()) -> Any:
+        if queued:
+            raise RuntimeError("simulated failure")
+        return real(uow, openings, rings, queued)
 
-    monkeypatch.setattr(calls, "call_queued", broken)
+    monkeypatch.setattr(calls, "open_and_ring", broken)
 
     async def scenario() -> None:
         async with rig(core, live) as r:
@@ -388,7 +456,10 @@ def test_one_bad_event_does_not_stop_the_daemon(
             await r.until(lambda: bool(r.events("call.missed")))
 
     run(scenario())
-    assert one_call(core).queue is None
+    call = one_call(core)
+    assert call.queue is None
+    assert call.outcome == "missed"
+    assert {leg["ext"] for leg in (call.meta or {})["legs"].values()} == {"201"}  # the pops still went out
 
 
 def test_not_configured_reports_and_idles(core: Core, live: RecordingLivePush) -> None:
