@@ -4,14 +4,18 @@ Run by hand (not in the test suite)::
 
     .venv/bin/python bench/screen_pop.py --tickets 1000000 --citizens 200000 --rounds 10
 
-Path measured, as in production: loopback AMI server (telephony.demo.AmiServer) → PanoramiskCallControl
-→ TelephonyDaemon → core (PostgreSQL: call row + caller history over the generated data) → commit →
-RedisLivePush → Redis → Flask-SocketIO web node → python-socketio client (polling transport: the
-websocket-client package is not installed). The "relay" mode runs the same path but its daemon emits
+Path measured, as in production, with every part in its own process: loopback AMI server
+(telephony.demo.AmiServer, in this process) → ``sistem48 telephony``'s daemon (a child process:
+PanoramiskCallControl → TelephonyDaemon → group commit in PostgreSQL: call rows + caller histories
+over the generated data → commit) → RedisLivePush → Redis → ``sistem48 web`` (a child process:
+Flask-SocketIO) → python-socketio client over WebSocket (the transport a browser settles on after
+the Engine.IO upgrade), in this process. The "relay" mode runs the same path but its daemon emits
 ``call.ringing`` straight to the live push, without the database: the bare cost of the pipe.
 
-Each round rings 20 calls at once (20 DialBegin frames back to back), each from an existing citizen
-with five tickets, and waits for the 20 pops; the modes alternate round by round in one run.
+Each round sends 20 Newchannel frames and then 20 DialBegin frames back to back (20 calls ringing at
+once, each from an existing citizen with five tickets) and waits for the 20 pops; latency runs from
+each DialBegin leaving the server. Each mode has its own AMI server and long-running daemon, and the
+rounds alternate between them; the first round of each is a warm-up.
 PostgreSQL: a private cluster (tests/support/pg.py) unless ``S48_BENCH_DATABASE_URL`` is set;
 Redis: a private redis-server (tests/support/redis_server.py).
 """
@@ -22,10 +26,12 @@ import argparse
 import asyncio
 import os
 import random
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,9 +41,9 @@ import socketio
 import sqlalchemy as sa
 from typing_extensions import override
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from callcenter_ui.sockets import rooms_for  # noqa: E402
 from core.aio import run_blocking  # noqa: E402
 from core.bootstrap import bootstrap  # noqa: E402
 from core.config import load_settings  # noqa: E402
@@ -45,31 +51,14 @@ from core.db import migrate  # noqa: E402
 from core.db.base import create_engine  # noqa: E402
 from core.seed import seed  # noqa: E402
 from core.services.accounts import add_user, create_token  # noqa: E402
-from telephony.ami import AmiSettings, LinkState  # noqa: E402
-from telephony.daemon import DaemonOptions, TelephonyDaemon  # noqa: E402
+from telephony.daemon import DaemonOptions, TelephonyDaemon, ami_settings  # noqa: E402
 from telephony.demo import AmiServer  # noqa: E402
 from telephony.translate import CallEvent, CallRinging  # noqa: E402
 
 CONCURRENT = 20
+MODES = ("relay", "lookup")
 TRUNK = "sistem48-trunk"
 AMI_USER = AMI_SECRET = "bench"  # noqa: S105  a throwaway loopback server
-
-
-class QueueLivePush:
-    """RedisLivePush with Flask-SocketIO's channel name.
-
-    ``callcenter_ui.sockets.RedisLivePush`` publishes on python-socketio's default channel
-    ``socketio`` while Flask-SocketIO listens on ``flask-socketio``, so its events never reach a
-    browser (reported to the lead). The bench uses the corrected adapter; same path otherwise.
-    """
-
-    def __init__(self, url: str) -> None:
-        self._manager = socketio.RedisManager(url, channel="flask-socketio", write_only=True)
-
-    def emit(self, event: Mapping[str, Any]) -> None:
-        """Publish one event for the web node to deliver."""
-        for room in rooms_for(event):
-            self._manager.emit(str(event["type"]), dict(event), namespace="/operator", room=room)
 
 
 def generate(url: str, citizens: int, tickets: int) -> float:
@@ -124,12 +113,12 @@ class RelayDaemon(TelephonyDaemon):
     """The bare relay: same AMI path and live push, but ``call.ringing`` skips the database."""
 
     @override
-    async def apply(self, event: CallEvent) -> None:
-        """Emit a pop for ringing legs directly; ignore everything else."""
+    async def on_event(self, event: CallEvent) -> None:
+        """Emit a pop for ringing legs directly (concurrently, as the daemon applies calls); ignore the rest."""
         if isinstance(event, CallRinging):
             payload = {"seq": 0, "type": "call.ringing", "at": event.at.isoformat(), "audience": f"ext:{event.extension}",
                        "linkedid": event.linkedid, "extension": event.extension}  # fmt: skip
-            await run_blocking(self.core.live.emit, payload)
+            self._spawn(run_blocking(self.core.live.emit, payload), "relay")
 
 
 def frames(
@@ -153,10 +142,59 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def measure(args: argparse.Namespace, settings_env: dict[str, str], token: str) -> dict[str, list[float]]:
-    """Run both daemons against one AMI server and one Socket.IO client; return latencies in ms."""
+def run_daemon(mode: str) -> None:
+    """Child process: run one daemon (``relay`` or ``lookup``) as ``sistem48 telephony`` does, until SIGTERM."""
+    from sistem48.runtime import build_core
+    from sistem48.worker import live_for
+
+    settings = load_settings()
+    cls = RelayDaemon if mode == "relay" else TelephonyDaemon
+
+    async def serve() -> None:
+        core = build_core(settings, live=live_for(settings))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        daemon = cls(core, ami=ami_settings(settings), spool=None, options=DaemonOptions(originate_poll=3600))
+        try:
+            await daemon.run(stop)
+        finally:
+            core.engine.dispose()
+
+    asyncio.run(serve())
+
+
+def wait_for_port(port: int, timeout: float = 60.0) -> None:
+    """Wait until something listens on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def spawn(args: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start a child process of this benchmark with the given environment."""
+    return subprocess.Popen(args, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, cwd=ROOT)  # noqa: S603
+
+
+def stop_child(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a child politely, then firmly."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+async def measure(args: argparse.Namespace, env: dict[str, str], token: str) -> dict[str, list[float]]:
+    """Alternate relay and lookup daemons against one AMI server and one Socket.IO client; return ms."""
     received: dict[str, float] = {}
-    got = threading.Event()
     client = socketio.Client(reconnection=True, reconnection_delay=0.1)
 
     @client.on("disconnect", namespace="/operator")  # type: ignore[untyped-decorator]
@@ -166,65 +204,62 @@ async def measure(args: argparse.Namespace, settings_env: dict[str, str], token:
     @client.on("call.ringing", namespace="/operator")  # type: ignore[untyped-decorator]
     def _pop(data: dict[str, Any]) -> None:
         received[str(data.get("linkedid"))] = time.perf_counter()
-        got.set()
 
-    port = int(settings_env["S48_HTTP_PORT"])
-    client.connect(f"http://127.0.0.1:{port}", namespaces=["/operator"], transports=["polling"],
+    port = int(env["S48_HTTP_PORT"])
+    client.connect(f"http://127.0.0.1:{port}", namespaces=["/operator"], transports=["websocket"],
                    headers={"Authorization": f"Bearer {token}"}, wait_timeout=10)  # fmt: skip
-    settings = load_settings(settings_env)
 
     results: dict[str, list[float]] = {"relay": [], "lookup": []}
-    server = AmiServer(username=AMI_USER, secret=AMI_SECRET)
-    await server.start()
-    rng = random.Random(48)
-    daemons: dict[str, TelephonyDaemon] = {}
-    stops: dict[str, asyncio.Event] = {}
-    tasks = []
-    for mode, cls in (("relay", RelayDaemon), ("lookup", TelephonyDaemon)):
-        core = bootstrap(settings, live=QueueLivePush(settings.socketio_queue_url or ""))
-        ami = AmiSettings(port=server.port, username=AMI_USER, secret=AMI_SECRET, trunk_endpoints=frozenset({TRUNK}))
-        daemons[mode] = cls(core, ami=ami, spool=None, options=DaemonOptions(originate_poll=3600))
-        stops[mode] = asyncio.Event()
-    # One daemon at a time is connected, so each pop is produced by exactly one of them.
-    for round_no in range(args.rounds * 2 + 2):
-        mode = "relay" if round_no % 2 == 0 else "lookup"
-        daemon = daemons[mode]
-        stops[mode] = asyncio.Event()
-        task = asyncio.ensure_future(daemon.run(stops[mode]))
-        tasks.append(task)
-        async with asyncio.timeout(20):
-            while daemon.control is None or daemon.control.link_state is not LinkState.UP:  # noqa: ASYNC110  polls foreign state
-                await asyncio.sleep(0.01)
-        async with asyncio.timeout(20):
-            while "/operator" not in client.namespaces:  # noqa: ASYNC110  the client thread reconnects
-                await asyncio.sleep(0.05)
-        calls = []
-        for n in range(CONCURRENT):
-            linkedid = f"{round_no}{n:02d}.{int(time.time())}"
-            number = "065" + str(rng.randrange(args.citizens)).zfill(6)
-            calls.append((linkedid, *frames(linkedid, number, "201")))
-        for _linkedid, newchannel, _dial, _hangup in calls:
-            await server.send_frame(newchannel)
-        sent: dict[str, float] = {}
-        for linkedid, _newchannel, dial, _hangup in calls:
-            sent[linkedid] = time.perf_counter()
-            await server.send_frame(dial)
-        deadline = time.monotonic() + 15
-        while any(lid not in received for lid in sent) and time.monotonic() < deadline:  # noqa: ASYNC110  filled by the client thread
-            await asyncio.sleep(0.002)
-        if round_no >= 2:  # the first round of each mode warms caches and connections
-            results[mode].extend((received[lid] - t0) * 1000 for lid, t0 in sent.items() if lid in received)
-            lost = sum(1 for lid in sent if lid not in received)
-            if lost:
-                print(f"round {round_no} ({mode}): {lost} pops not received", file=sys.stderr)
-        for _linkedid, _newchannel, _dial, hangup in calls:
-            await server.send_frame(hangup)
-        await asyncio.sleep(0.3)
-        stops[mode].set()
-        await task
-        await server.drop_sessions()
-    await server.stop()
-    client.disconnect()
+    # Each daemon has its own PBX, so each pop is produced by exactly one of them; both stay up for the
+    # whole run (warm, as a production daemon is), and the rounds alternate between them.
+    servers = {mode: AmiServer(username=AMI_USER, secret=AMI_SECRET) for mode in MODES}
+    children = {}
+    try:
+        for mode, server in servers.items():
+            await server.start()
+            children[mode] = spawn([sys.executable, __file__, "--daemon", mode], {**env, "S48_AMI_HOST": "127.0.0.1",
+                "S48_AMI_PORT": str(server.port), "S48_AMI_USERNAME": AMI_USER, "S48_AMI_SECRET": AMI_SECRET,
+                "S48_AMI_TRUNK_ENDPOINTS": TRUNK})  # fmt: skip
+        for server in servers.values():
+            async with asyncio.timeout(60):
+                await server.wait_for_logins(1)
+                await server.wait_for_action("QueueStatus", 1)  # the resync after login
+        await asyncio.sleep(0.5)  # let the resyncs settle before the calls
+        rng = random.Random(48)
+        for round_no in range(args.rounds * 2 + 2):
+            mode = MODES[round_no % 2]
+            server = servers[mode]
+            async with asyncio.timeout(20):
+                while "/operator" not in client.namespaces:  # noqa: ASYNC110  the client thread reconnects
+                    await asyncio.sleep(0.05)
+            calls = []
+            for n in range(CONCURRENT):
+                linkedid = f"{round_no}{n:02d}.{int(time.time())}"
+                number = "065" + str(rng.randrange(args.citizens)).zfill(6)
+                calls.append((linkedid, *frames(linkedid, number, "201")))
+            for _linkedid, newchannel, _dial, _hangup in calls:
+                await server.send_frame(newchannel)
+            sent: dict[str, float] = {}
+            for linkedid, _newchannel, dial, _hangup in calls:
+                sent[linkedid] = time.perf_counter()
+                await server.send_frame(dial)
+            deadline = time.monotonic() + 15
+            while any(lid not in received for lid in sent) and time.monotonic() < deadline:  # noqa: ASYNC110  filled by the client thread
+                await asyncio.sleep(0.002)
+            if round_no >= 2:  # the first round of each mode warms caches and connections
+                results[mode].extend((received[lid] - t0) * 1000 for lid, t0 in sent.items() if lid in received)
+                lost = sum(1 for lid in sent if lid not in received)
+                if lost:
+                    print(f"round {round_no} ({mode}): {lost} pops not received", file=sys.stderr)
+            for _linkedid, _newchannel, _dial, hangup in calls:
+                await server.send_frame(hangup)
+            await asyncio.sleep(0.5)
+    finally:
+        for child in children.values():
+            stop_child(child)
+        for server in servers.values():
+            await server.stop()
+        client.disconnect()
     return results
 
 
@@ -234,7 +269,11 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--citizens", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=10, help="rounds of 20 concurrent calls per mode")
+    parser.add_argument("--daemon", choices=("relay", "lookup"), help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args()
+    if args.daemon:
+        run_daemon(args.daemon)
+        return
 
     from tests.support.pg import destroy_cluster, free_port, start_cluster
     from tests.support.redis_server import start_redis
@@ -258,18 +297,13 @@ def main() -> None:
             add_user(db, "bench201", "operator", "lozinka-bench", core.clock.now(), extension="201")
             token = create_token(db, "bench201", "bench", core.clock.now())
             db.commit()
-        from sistem48.web import build_web
-
-        app, sio = build_web(settings)
-        web = threading.Thread(
-            target=lambda: sio.run(
-                app, host="127.0.0.1", port=settings.http_port, allow_unsafe_werkzeug=True, log_output=False
-            ),  # fmt: skip
-            daemon=True,
-        )
-        web.start()
-        time.sleep(1.0)
-        results = asyncio.run(measure(args, env, token))
+        core.engine.dispose()
+        web = spawn([str(Path(sys.executable).parent / "sistem48"), "web"], env)  # the production web node
+        try:
+            wait_for_port(settings.http_port)
+            results = asyncio.run(measure(args, env, token))
+        finally:
+            stop_child(web)
         print(f"{CONCURRENT} concurrent ringing calls x {args.rounds} rounds per mode")
         for mode in ("relay", "lookup"):
             values = results[mode]

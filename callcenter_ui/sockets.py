@@ -10,9 +10,10 @@ connection-state recovery).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import socketio
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask_socketio import SocketIO, join_room
@@ -92,21 +93,68 @@ class SocketIOLivePush:
         for room in rooms_for(event):
             self._socketio.emit(str(event["type"]), dict(event), namespace=NAMESPACE, to=room)
 
+    def emit_many(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Emit the events of one commit, in order."""
+        for event in events:
+            self.emit(event)
+
+
+class _BatchingRedisManager(socketio.RedisManager):  # type: ignore[misc]  # python-socketio is untyped
+    """python-socketio's write-only Redis manager, able to send several emits in one pipeline."""
+
+    def __init__(self, url: str, channel: str) -> None:
+        super().__init__(url, channel=channel, write_only=True)
+        self._held: list[str] | None = None
+
+    def _publish(self, data: Any) -> Any:
+        if self._held is not None:
+            self._held.append(self.json.dumps(data))
+            return None
+        return super()._publish(data)
+
+    def emit_all(self, emits: Sequence[tuple[str, dict[str, Any], str]]) -> None:
+        """Publish (event name, data, room) emits in order with one round trip to Redis.
+
+        Twenty pops from one group commit would otherwise cost twenty synchronous PUBLISH round trips
+        on the path of the last operator's pop. On failure the messages go one by one through the
+        manager's own reconnecting publish.
+        """
+        self._held = []
+        try:
+            for name, data, room in emits:
+                self.emit(name, data, namespace=NAMESPACE, room=room)
+            held = self._held
+        finally:
+            self._held = None
+        try:
+            if not getattr(self, "connected", False):  # set by the manager once it has connected
+                self._redis_connect()
+            pipe = self.redis.pipeline(transaction=False)
+            for message in held:
+                pipe.publish(self.channel, message)
+            pipe.execute()
+        except Exception:  # noqa: BLE001  Redis restarted: reconnect through the per-message path
+            log.warning("Redis pipeline failed; publishing %d events one by one", len(held))
+            self.connected = False
+            for message in held:
+                super()._publish(self.json.loads(message))
+
 
 class RedisLivePush:
     """LivePush adapter for workers and daemons: emits through the Socket.IO Redis queue, write-only."""
 
     def __init__(self, url: str) -> None:
-        import socketio
-
         # Flask-SocketIO listens on the "flask-socketio" channel; python-socketio's default is "socketio",
         # and a mismatch silently drops every event.
-        self._manager = socketio.RedisManager(url, channel="flask-socketio", write_only=True)
+        self._manager = _BatchingRedisManager(url, channel="flask-socketio")
 
     def emit(self, event: Mapping[str, Any]) -> None:
         """Publish one event for the web nodes to deliver."""
-        for room in rooms_for(event):
-            self._manager.emit(str(event["type"]), dict(event), namespace=NAMESPACE, room=room)
+        self.emit_many([event])
+
+    def emit_many(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Publish the events of one commit, in order, in one round trip to Redis."""
+        self._manager.emit_all([(str(e["type"]), dict(e), room) for e in events for room in rooms_for(e)])
 
 
 def start_table_relay(socketio: SocketIO, core: Core) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -29,6 +29,10 @@ class LivePush(Protocol):
 
     def emit(self, event: Mapping[str, Any]) -> None:
         """Send one committed event (``seq``, ``type``, ``at``, data) to its audience."""
+        ...
+
+    def emit_many(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Send the events of one commit, in order (an adapter may send them in one write)."""
         ...
 
 
@@ -65,6 +69,9 @@ class NullLivePush:
     def emit(self, event: Mapping[str, Any]) -> None:
         """Do nothing; clients resync from the events table."""
 
+    def emit_many(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Do nothing; clients resync from the events table."""
+
 
 class RecordingLivePush:
     """Keeps emitted events in memory (tests, and the in-process relay of ``sistem48 up``)."""
@@ -75,6 +82,10 @@ class RecordingLivePush:
     def emit(self, event: Mapping[str, Any]) -> None:
         """Record the event."""
         self.events.append(event)
+
+    def emit_many(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Record the events."""
+        self.events.extend(events)
 
 
 @dataclass(frozen=True, kw_only=True)

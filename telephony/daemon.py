@@ -17,6 +17,7 @@ import contextlib
 import logging
 import re
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,7 +173,10 @@ class TelephonyDaemon:
             rings = [item for item, _ in batch if isinstance(item, calls.Ring)]
             try:
                 self.batches += 1
+                started = time.perf_counter()
                 await run_blocking(calls.open_and_ring, self.core.uow(), openings, rings, queued)
+                logger.debug("group commit: %d openings, %d queue joins, %d pops in %.1f ms", len(openings),
+                             len(queued), len(rings), 1000 * (time.perf_counter() - started))  # fmt: skip
             except Exception:  # noqa: BLE001  one bad item must not sink the others: retry them one by one
                 logger.warning("telephony: a group of %d call events failed; applying them one by one", len(batch))
                 for item, _ in batch:

@@ -102,11 +102,12 @@ class UnitOfWork:
 
     def _after_commit(self, events: list[dict[str, Any]], published: list[tuple[int, str]]) -> None:
         """Release side effects; failures here never undo the commit (the sweeper re-drives)."""
-        for event in events:
+        if events:
             try:
-                self._live.emit(event)
+                self._live.emit_many(events)
             except Exception:  # noqa: BLE001  a dead push must not fail a committed request
-                log.warning("live push failed for event %s; clients resync by seq", event["seq"])
+                log.warning("live push failed for events %s..%s; clients resync by seq", events[0]["seq"],
+                            events[-1]["seq"])  # fmt: skip
         if self._tasks is None:
             return
         for outbox_id, kind in published:

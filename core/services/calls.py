@@ -324,13 +324,14 @@ class Ring:
     at: datetime
 
 
-def _open_many(session: so.Session, items: Sequence[Opening]) -> dict[str, Call]:
-    """Return the call of every Linkedid, opening the missing ones with one lookup and one insert.
+def _calls_for(session: so.Session, items: Sequence[Opening], known: Collection[str] = ()) -> dict[str, Call]:
+    """Return the call of every Linkedid: existing ones loaded, missing ones new and added (not flushed).
 
-    A burst of twenty ringing calls costs a handful of round trips instead of a hundred. If another
-    writer opened one of them meanwhile, the batch insert is undone and each is opened on its own.
+    One lookup for the calls (and for ``known``, calls only looked at), one for the callers; the
+    new rows reach the database in the caller's next flush, as one INSERT. Nothing here flushes
+    after the new calls are added, so the ringing legs applied next land in that same INSERT.
     """
-    wanted = {item.linkedid[:64] for item in items}
+    wanted = {item.linkedid[:64] for item in items} | {lid[:64] for lid in known}
     found = {c.linkedid: c for c in session.scalars(sa.select(Call).where(Call.linkedid.in_(wanted)))}
     missing: dict[str, Opening] = {}
     for item in items:
@@ -340,21 +341,21 @@ def _open_many(session: so.Session, items: Sequence[Opening]) -> dict[str, Call]
         return found
     phones = {lid: parse_phone(_clean(item.caller_raw)) for lid, item in missing.items()}
     keys = {p.key for p in phones.values() if p is not None and p.e164 and p.key}
-    known: dict[str | None, int] = {}
+    citizen_ids: dict[str | None, int] = {}
     if keys:
         rows = session.execute(sa.select(Citizen.phone_key, Citizen.id).where(Citizen.phone_key.in_(keys)))
-        known = {key: citizen_id for key, citizen_id in rows}
+        citizen_ids = {key: citizen_id for key, citizen_id in rows}
     new: list[Call] = []
     for lid, item in missing.items():
         phone = phones[lid]
         citizen_id = None
         if phone is not None and phone.e164:
             # Only a number that parses is a person we can find again; "anonymous" is nobody.
-            citizen_id = known.get(phone.key)
+            citizen_id = citizen_ids.get(phone.key)
             if citizen_id is None:
                 citizen = citizens.find_or_create(session, phone=phone, email=None, name=None, now=item.at)
                 if citizen is not None:
-                    citizen_id = known[phone.key] = citizen.id
+                    citizen_id = citizen_ids[phone.key] = citizen.id
         new.append(
             Call(
                 linkedid=lid,
@@ -367,22 +368,13 @@ def _open_many(session: so.Session, items: Sequence[Opening]) -> dict[str, Call]
                 meta={"did": _clean(item.did, 64), "channel": _clean(item.channel, 120), "legs": {}},
             )
         )
-    try:
-        with session.begin_nested():
-            session.add_all(new)
-    except sa_exc.IntegrityError:
-        for lid, item in missing.items():
-            found[lid] = _open(
-                session, linkedid=lid, caller_raw=item.caller_raw, caller_name=item.caller_name, did=item.did,
-                at=item.at, channel=item.channel,
-            )  # fmt: skip
-        return found
+    session.add_all(new)
     found.update((c.linkedid, c) for c in new)
     return found
 
 
-def _ring(uow: UnitOfWork, call: Call, ring: Ring) -> bool:
-    """Add one ringing leg to a call and queue its pop; False when it is already shown or over."""
+def _add_leg(call: Call, ring: Ring) -> bool:
+    """Record a ringing leg on its call; False when the call is over or this phone already shows it."""
     if call.state == "ended":
         return False
     legs: dict[str, Any] = dict((call.meta or {}).get("legs", {}))
@@ -391,18 +383,6 @@ def _ring(uow: UnitOfWork, call: Call, ring: Ring) -> bool:
     if len(legs) < MAX_LEGS:
         legs[ring.leg] = {"ext": ring.extension, "state": "ringing", "at": ring.at.isoformat()}
         _set_meta(call, legs=legs)
-    uow.emit(
-        "call.ringing",
-        {
-            "call_id": call.id,
-            "linkedid": call.linkedid,
-            "extension": ring.extension,
-            "leg": ring.leg,
-            "call": call_summary(call, uow.session),
-            "history": _history_for(uow.session, call),
-        },
-        audience=f"ext:{ring.extension}",
-    )
     return True
 
 
@@ -416,25 +396,48 @@ def open_and_ring(
     on the same call row. The caller histories of every call touched are looked up in one batch
     and cached for later legs. A queue note for a call we never saw open is ignored.
     """
+    try:
+        return _open_and_ring(uow, openings, rings, queued)
+    except sa_exc.IntegrityError:
+        # Another writer opened one of these calls between our lookup and our insert. Its row is
+        # committed now, so the second pass finds it instead of inserting it again.
+        return _open_and_ring(uow, openings, rings, queued)
+
+
+def _open_and_ring(
+    uow: UnitOfWork, openings: Sequence[Opening], rings: Sequence[Ring], queued: Sequence[Queuing]
+) -> tuple[dict[str, int], list[bool]]:
     with uow:
         session = uow.session
         everything = list(openings) + [
             Opening(linkedid=r.linkedid, caller_raw=r.caller_raw, caller_name=r.caller_name, did=None, at=r.at)
             for r in rings
         ]
-        calls = _open_many(session, everything) if everything else {}
-        if queued:
-            unseen = {q.linkedid[:64] for q in queued} - calls.keys()
-            if unseen:
-                calls.update((c.linkedid, c) for c in session.scalars(sa.select(Call).where(Call.linkedid.in_(unseen))))
+        with session.no_autoflush:
+            calls = _calls_for(session, everything, known=[q.linkedid for q in queued])
             for q in queued:
-                call = calls.get(q.linkedid[:64])
-                if call is not None:
-                    call.queue = q.queue[:80]
-        session.flush()
+                noted = calls.get(q.linkedid[:64])
+                if noted is not None:
+                    noted.queue = q.queue[:80]
+            popped = [_add_leg(calls[r.linkedid[:64]], r) for r in rings]
+        session.flush()  # one INSERT for the new calls, legs included; UPDATEs only for calls seen before
         if everything:
             _remember_histories(session, [calls[o.linkedid[:64]] for o in everything])
-        popped = [_ring(uow, calls[r.linkedid[:64]], r) for r in rings]
+        for ring, pops in zip(rings, popped, strict=True):
+            if pops:
+                call = calls[ring.linkedid[:64]]
+                uow.emit(
+                    "call.ringing",
+                    {
+                        "call_id": call.id,
+                        "linkedid": call.linkedid,
+                        "extension": ring.extension,
+                        "leg": ring.leg,
+                        "call": call_summary(call, session),
+                        "history": _history_for(session, call),
+                    },
+                    audience=f"ext:{ring.extension}",
+                )
         uow.commit()
         return {o.linkedid: calls[o.linkedid[:64]].id for o in openings}, popped
 

@@ -1,0 +1,87 @@
+"""The telephony group commit (``calls.open_and_ring``): idempotent, ordered, and safe against a racing writer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from core.bootstrap import Core
+from core.db.models import Call, Event
+from core.ports import RecordingLivePush
+from core.services import calls
+
+AT = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+def opening(n: int) -> calls.Opening:
+    """The opening of call ``n`` from its own number."""
+    return calls.Opening(linkedid=f"1764310000.{n}", caller_raw=f"065 43{n:04d}", caller_name="Грађанин", did="051785266",
+                         at=AT)  # fmt: skip
+
+
+def ring(n: int, extension: str) -> calls.Ring:
+    """Call ``n`` ringing on ``extension``."""
+    return calls.Ring(linkedid=f"1764310000.{n}", extension=extension, leg=f"1764310000.{n}-{extension}",
+                      caller_raw=f"065 43{n:04d}", caller_name="Грађанин", at=AT)  # fmt: skip
+
+
+def test_openings_and_ringall_legs_in_one_commit(core: Core, live: RecordingLivePush) -> None:
+    """Three calls, one ringing three phones: one row each, one pop per leg, all legs on one row."""
+    rings = [ring(1, "201"), ring(1, "202"), ring(1, "203"), ring(2, "201"), ring(3, "202")]
+    ids, popped = calls.open_and_ring(core.uow(), [opening(1), opening(2), opening(3)], rings)
+    assert popped == [True] * 5
+    assert len(set(ids.values())) == 3
+    pops = [e for e in live.events if e["type"] == "call.ringing"]
+    assert [(p["linkedid"], p["extension"]) for p in pops] == [(r.linkedid, r.extension) for r in rings]
+    assert [p["seq"] for p in pops] == sorted(p["seq"] for p in pops)
+    with core.session_factory() as db:
+        first = db.scalars(sa.select(Call).where(Call.linkedid == "1764310000.1")).one()
+        assert sorted(leg["ext"] for leg in (first.meta or {})["legs"].values()) == ["201", "202", "203"]
+
+
+def test_a_replayed_group_changes_nothing(core: Core, live: RecordingLivePush) -> None:
+    """A resync or a duplicated stream repeats openings and legs: no new row, no second pop."""
+    group: tuple[Sequence[calls.Opening], Sequence[calls.Ring]] = (
+        [opening(1), opening(2)],
+        [ring(1, "201"), ring(2, "202")],
+    )
+    first_ids, _ = calls.open_and_ring(core.uow(), *group)
+    again_ids, popped = calls.open_and_ring(core.uow(), *group)
+    assert again_ids == first_ids
+    assert popped == [False, False]
+    with core.session_factory() as db:
+        assert db.scalar(sa.select(sa.func.count()).select_from(Call)) == 2
+        assert db.scalar(sa.select(sa.func.count()).select_from(Event).where(Event.type == "call.ringing")) == 2
+
+
+# SQLite transactions here begin IMMEDIATE (one writer at a time), so this race exists only on PostgreSQL.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_call_opened_by_another_writer_meanwhile_is_reused(
+    core: Core, live: RecordingLivePush, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between our lookup and our insert another writer commits the same Linkedid: no duplicate, no loss."""
+    real = calls._calls_for
+    raced: list[int] = []
+
+    def racing(*args: object, **kwargs: object) -> dict[str, Call]:
+        found = real(*args, **kwargs)  # type: ignore[arg-type]
+        if not raced:
+            with core.session_factory() as other:
+                other.add(Call(linkedid="1764310000.1", direction="in", caller_raw="065 430001", state="ringing",
+                               started_at=AT, meta={"legs": {}}))  # fmt: skip
+                other.commit()
+                raced.append(1)
+        return found
+
+    monkeypatch.setattr(calls, "_calls_for", racing)
+    ids, popped = calls.open_and_ring(core.uow(), [opening(1), opening(2)], [ring(1, "201")])
+    assert popped == [True]
+    with core.session_factory() as db:
+        rows = db.scalars(sa.select(Call).order_by(Call.id)).all()
+        assert [c.linkedid for c in rows] == ["1764310000.1", "1764310000.2"]
+        assert ids["1764310000.1"] == rows[0].id
+        assert list((rows[0].meta or {})["legs"]) == ["1764310000.1-201"]
+    assert [e["call_id"] for e in live.events if e["type"] == "call.ringing"] == [rows[0].id]
