@@ -68,9 +68,11 @@ class DaemonOptions:
     # the executor's few threads, so database connections stay few however large this is.
     parallel_calls: int = 64
     # A group commit takes at most this many openings, queue notes and pops: what arrived while the
-    # previous one ran, or within ``batch_linger`` seconds of the first (a burst arrives as a burst).
+    # previous one ran, or before the stream paused for ``batch_gap`` seconds (a burst arrives as a
+    # burst), waiting at most ``batch_linger`` seconds in all for the first one.
     max_batch: int = 64
-    batch_linger: float = 0.002
+    batch_gap: float = 0.001
+    batch_linger: float = 0.005
 
 
 def ami_settings(settings: Settings, **overrides: Any) -> AmiSettings | None:
@@ -164,27 +166,34 @@ class TelephonyDaemon:
         return future
 
     async def _run_batches(self) -> None:
-        if self.options.batch_linger > 0:
-            await asyncio.sleep(self.options.batch_linger)
+        deadline = time.monotonic() + self.options.batch_linger
+        seen = -1
+        while len(self._batch) != seen and len(self._batch) < self.options.max_batch and time.monotonic() < deadline:
+            seen = len(self._batch)
+            await asyncio.sleep(self.options.batch_gap)
         while self._batch:
-            batch, self._batch = self._batch[: self.options.max_batch], self._batch[self.options.max_batch :]
-            openings = [item for item, _ in batch if isinstance(item, calls.Opening)]
-            queued = [item for item, _ in batch if isinstance(item, calls.Queuing)]
-            rings = [item for item, _ in batch if isinstance(item, calls.Ring)]
-            try:
-                self.batches += 1
-                started = time.perf_counter()
-                await run_blocking(calls.open_and_ring, self.core.uow(), openings, rings, queued)
-                logger.debug("group commit: %d openings, %d queue joins, %d pops in %.1f ms", len(openings),
-                             len(queued), len(rings), 1000 * (time.perf_counter() - started))  # fmt: skip
-            except Exception:  # noqa: BLE001  one bad item must not sink the others: retry them one by one
-                logger.warning("telephony: a group of %d call events failed; applying them one by one", len(batch))
-                for item, _ in batch:
-                    await self._db(calls.open_and_ring, self.core.uow(), *_alone(item))
-            finally:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_result(None)
+            taken, self._batch = self._batch[: self.options.max_batch], self._batch[self.options.max_batch :]
+            await self._commit_group(taken)
+
+    async def _commit_group(self, batch: list[tuple[Grouped, asyncio.Future[None]]]) -> None:
+        """Run one group commit (in the executor); on failure apply its items one by one."""
+        openings = [item for item, _ in batch if isinstance(item, calls.Opening)]
+        queued = [item for item, _ in batch if isinstance(item, calls.Queuing)]
+        rings = [item for item, _ in batch if isinstance(item, calls.Ring)]
+        try:
+            self.batches += 1
+            started = time.perf_counter()
+            await run_blocking(calls.open_and_ring, self.core.uow(), openings, rings, queued)
+            logger.debug("group commit: %d openings, %d queue joins, %d pops in %.1f ms", len(openings),
+                         len(queued), len(rings), 1000 * (time.perf_counter() - started))  # fmt: skip
+        except Exception:  # noqa: BLE001  one bad item must not sink the others: retry them one by one
+            logger.warning("telephony: a group of %d call events failed; applying them one by one", len(batch))
+            for item, _ in batch:
+                await self._db(calls.open_and_ring, self.core.uow(), *_alone(item))
+        finally:
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
