@@ -136,7 +136,7 @@ class TelephonyDaemon:
         self._chains: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(max(1, self.options.parallel_calls))
         self._batch: list[tuple[Grouped, asyncio.Future[None]]] = []
-        self._plain: dict[str, int] = {}  # per Linkedid: events in flight that are not group-committed
+        self._plain: dict[str, int] = {}  # per Linkedid: events in flight outside the group commit's queue
         self._batcher: asyncio.Task[None] | None = None
         self.originates_sent = 0
         self.batches = 0  # group commits run (tests and the benchmark read it)
@@ -309,17 +309,17 @@ class TelephonyDaemon:
         item = _grouped_item(event)
         early: asyncio.Future[None] | None = None
         if item is not None and not self._plain.get(linkedid):
-            # Nothing else of this call is in flight, and the group commit applies items in order:
+            # Nothing of this call is in flight outside the group commit, which applies items in order:
             # submit now, so the opening and the pop of one call can share a transaction.
             early = self._submit(item)
-        elif item is None:
+        else:
             self._plain[linkedid] = self._plain.get(linkedid, 0) + 1
         task = asyncio.ensure_future(self._apply_after(previous, event, early))
         self._chains[linkedid] = task
 
         def done(finished: asyncio.Task[None]) -> None:
             self._slots.release()
-            if item is None:
+            if early is None:
                 left = self._plain.get(linkedid, 1) - 1
                 if left > 0:
                     self._plain[linkedid] = left
