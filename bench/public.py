@@ -7,6 +7,12 @@ Run by hand (not part of the test suite)::
 Tickets (with their public history) are generated inside PostgreSQL by ``bench/datagen.py``; the app
 is served by a real WSGI server in a subprocess on 127.0.0.1, and an asyncio HTTP/1.1 keep-alive
 client on loopback measures requests/s and latency percentiles for each path in turn.
+
+Besides throughput it prints the CPU time per request spent by the client itself, the web server's
+processes and PostgreSQL's (from /proc), which tells whether the client on the same cores is the
+limit. ``--rounds N`` interleaves the paths N times, so that outside load on a shared machine falls
+on every path alike; ``--only t,id`` measures a subset (static always runs: it is the yardstick).
+With ``S48_BENCH_DATABASE_URL`` pointing at a database that already holds tickets, they are reused.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -43,6 +50,21 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds used by client, server and database
+
+    def add(self, other: Result) -> None:
+        """Add the figures of another run of the same path."""
+        self.requests += other.requests
+        self.errors += other.errors
+        self.seconds += other.seconds
+        self.latencies += other.latencies
+        for who, spent in other.cpu.items():
+            self.cpu[who] = self.cpu.get(who, 0.0) + spent
+
+    def cpu_ms(self, who: str) -> float:
+        """Return the CPU milliseconds ``who`` spent per request (nan when unknown)."""
+        spent = self.cpu.get(who)
+        return 1000 * spent / self.requests if spent is not None and self.requests else float("nan")
 
     @property
     def rps(self) -> float:
@@ -126,6 +148,15 @@ def add_history(url: str) -> float:
     return time.perf_counter() - start
 
 
+def count_tickets(url: str) -> int:
+    """Return how many tickets the database already holds."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        count = int(conn.execute(sa.text("SELECT count(*) FROM ticket")).scalar_one())
+    engine.dispose()
+    return count
+
+
 def sample_codes(url: str, n: int) -> list[str]:
     """Pick ticket codes spread over the table."""
     engine = create_engine(url)
@@ -205,14 +236,64 @@ async def _connection(port: int, paths: list[str], until: float, result: Result)
         writer.close()
 
 
-async def measure(port: int, label: str, paths: list[str], seconds: float, concurrency: int) -> Result:
-    """Load one kind of path with ``concurrency`` connections for ``seconds``."""
+def _cpu_of(pid: int) -> float:
+    """Return the CPU seconds (user + system, all threads) a process has used; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    """Return the ids of a process's children (Linux /proc), empty elsewhere."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def postmaster_pid(url: str) -> int | None:
+    """Return the process id of the PostgreSQL server (when it runs here and its data directory is readable)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            data = conn.execute(sa.text("SELECT setting FROM pg_settings WHERE name = 'data_directory'")).scalar_one()
+        return int((Path(data) / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, sa.exc.SQLAlchemyError):
+        return None
+    finally:
+        engine.dispose()
+
+
+def cpu_snapshot(server: int, database: int | None) -> dict[str, float]:
+    """Return CPU seconds used so far by this client, the web server's processes and the database's."""
+    snapshot = {
+        "client": time.process_time(),
+        "server": sum(_cpu_of(pid) for pid in (server, *_children(server))),
+    }
+    if database is not None:
+        snapshot["db"] = sum(_cpu_of(pid) for pid in (database, *_children(database)))
+    return snapshot
+
+
+async def measure(
+    port: int, label: str, paths: list[str], seconds: float, concurrency: int, cpu: Callable[[], dict[str, float]]
+) -> Result:
+    """Load one kind of path with ``concurrency`` connections for ``seconds``, noting who spent the CPU."""
     result = Result(label, 0, 0, seconds, [])
     warm = Result(label, 0, 0, 0, [])
     await asyncio.gather(*(_connection(port, paths, time.monotonic() + 1.0, warm) for _ in range(concurrency)))
+    before = cpu()
     start = time.monotonic()
     await asyncio.gather(*(_connection(port, paths, start + seconds, result) for _ in range(concurrency)))
     result.seconds = time.monotonic() - start
+    after = cpu()
+    result.cpu = {who: after[who] - before[who] for who in after}
     return result
 
 
@@ -226,39 +307,69 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=1, help="measure every path this many times, interleaved")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated plans to run besides static: t, id, filtered, default (all if empty)",
+    )
     args = parser.parse_args()
     random.seed(48)
     with bench_database(fsync=False) as url, tempfile.TemporaryDirectory() as var_dir:
-        took = generate_tickets(url, citizens=args.citizens, tickets=args.tickets)
-        took += add_history(url)
-        print(f"generated {args.tickets:,} tickets (+{2 * args.tickets:,} history rows) in {took:.1f} s")
+        existing = count_tickets(url)
+        if existing:
+            # S48_BENCH_DATABASE_URL pointing at a database filled by an earlier run: measure it as it is.
+            print(f"reusing {existing:,} tickets already in the database (--tickets ignored)")
+        else:
+            took = generate_tickets(url, citizens=args.citizens, tickets=args.tickets)
+            took += add_history(url)
+            print(f"generated {args.tickets:,} tickets (+{2 * args.tickets:,} history rows) in {took:.1f} s")
         codes = sample_codes(url, 2000)
         port = free_port()
+        database = postmaster_pid(url)
         server = start_server(args.server, url, port, args.workers, args.threads, var_dir)
         try:
             plans = [
-                ("static /static/public/portal.css", ["/static/public/portal.css"]),
-                ("/t/<code>", [f"/t/{c}" for c in codes]),
-                ("/open311/v2/requests.json?service_request_id=<code>",
+                ("static", "static /static/public/portal.css", ["/static/public/portal.css"]),
+                ("t", "/t/<code>", [f"/t/{c}" for c in codes]),
+                ("id", "/open311/v2/requests.json?service_request_id=<code>",
                  [f"/open311/v2/requests.json?service_request_id={c}" for c in codes]),
-                ("/open311/v2/requests.json?service_code=<code>&status=open&start_date=<7 days ago> (≤1000 rows)",
+                ("filtered",
+                 "/open311/v2/requests.json?service_code=<code>&status=open&start_date=<7 days ago> (≤1000 rows)",
                  [f"/open311/v2/requests.json?service_code={s}&status=open&start_date="
                   + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7 * 86400))
                   for s in ("voda", "smece", "rasvjeta")]),
-                ("/open311/v2/requests.json (default: 90 days, 1000 rows)", ["/open311/v2/requests.json"]),
+                ("default", "/open311/v2/requests.json (default: 90 days, 1000 rows)", ["/open311/v2/requests.json"]),
             ]  # fmt: skip
-            results = [
-                asyncio.run(measure(port, label, paths, args.seconds, args.concurrency)) for label, paths in plans
-            ]
+            wanted = {"static", *filter(None, args.only.split(","))} if args.only else None
+            chosen = [(label, paths) for key, label, paths in plans if wanted is None or key in wanted]
+            results = [Result(label, 0, 0, 0.0, []) for label, _ in chosen]
+            # Rounds interleave the paths, so that load from outside the benchmark falls on all of them alike.
+            for _ in range(args.rounds):
+                for total, (label, paths) in zip(results, chosen, strict=True):
+                    one = asyncio.run(
+                        measure(
+                            port,
+                            label,
+                            paths,
+                            args.seconds,
+                            args.concurrency,
+                            lambda: cpu_snapshot(server.pid, database),
+                        )
+                    )
+                    total.add(one)
         finally:
             server.terminate()
             server.wait(timeout=30)
     base = results[0].rps
     print(f"server: {args.server} workers={args.workers} threads={args.threads}; client: asyncio keep-alive, "
-          f"{args.concurrency} connections, {args.seconds:.0f} s per path; cores: {os.cpu_count()}")  # fmt: skip
-    print(f"{'path':<95} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs static':>9}")
+          f"{args.concurrency} connections, {args.rounds} × {args.seconds:.0f} s per path; cores: {os.cpu_count()}")  # fmt: skip
+    print("CPU ms/req: CPU time per request of the asyncio client, the web server's processes and PostgreSQL's")
+    print(f"{'path':<95} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs static':>9}"
+          f" {'client':>7} {'server':>7} {'db':>7}")  # fmt: skip
     for r in results:
-        print(f"{r.path:<95} {r.rps:8.0f} {r.pct(0.5):8.1f} {r.pct(0.99):8.1f} {r.errors:7d} {r.rps / base:9.2f}")
+        print(f"{r.path:<95} {r.rps:8.0f} {r.pct(0.5):8.1f} {r.pct(0.99):8.1f} {r.errors:7d} {r.rps / base:9.2f}"
+              f" {r.cpu_ms('client'):7.2f} {r.cpu_ms('server'):7.2f} {r.cpu_ms('db'):7.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core.config import Settings
-from core.db.base import create_engine
+from core.db.base import create_engine, read_engine_for
 from core.db.uow import UnitOfWork
 from core.ports import Clock, LivePush, Notification, Notifier, NullLivePush, SystemClock, TaskQueue
 from core.services.intake import IntakePolicy
@@ -72,6 +72,7 @@ class Core:
     live: LivePush
     tasks: TaskQueue | None
     notifier: Notifier
+    read_engine: sa.Engine  # public, idempotent one-statement reads (core.db.base.read_engine_for)
     handlers: dict[str, Handler] = field(default_factory=dict)
 
     def uow(self) -> UnitOfWork:
@@ -123,5 +124,6 @@ def bootstrap(
         live=live or NullLivePush(),
         tasks=tasks,
         notifier=notifier,
+        read_engine=read_engine_for(engine),
         handlers={"notify_citizen": handle, "notify_org": handle, "notify_supervisor": handle},
     )

@@ -4,20 +4,28 @@ Public GETs show only what the tracking page shows: status (open/closed), the op
 note, category, organisation, coarse place and deadlines. ``POST requests`` is for partners holding an
 API token (``sistem48 token create``); the personal fields it accepts (e-mail, phone, names) are kept
 with the ticket and never returned. Service request ids are the public ticket codes.
+
+Listings (``GET requests`` without ids) are served from a short per-process cache of the response
+bytes; see ``ListingCache`` for why that staleness is acceptable and how it is bounded.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, json, request
+from flask import Blueprint, Flask, Response, current_app, request
 
 from callcenter_ui import csrf, get_core
 from core.db.models import Category, InboundItem, KeywordRule, Message, Ticket
@@ -58,6 +66,113 @@ REQUEST_FIELDS = (
 )
 
 
+LISTING_TTL_S = 15
+LISTING_CACHE_KEY = "s48_open311_listings"
+
+
+@dataclass
+class _Listing:
+    """One cached listing body, the end of its period (epoch seconds) and when it was made (monotonic)."""
+
+    body: bytes
+    expires: float
+    made: float
+
+
+class ListingCache:
+    """Serialised Open311 listings, per process, for at most ``ttl_s`` seconds.
+
+    Why the staleness is acceptable: Open311 clients (city dashboards, apps, aggregators) poll, and a
+    listing of up to 1000 requests is the same for everyone who asks in the same few seconds; a status
+    change shows in listings within ``ttl_s`` seconds (15), which is far inside any polling interval
+    and inside the 48-hour promise the data is about. Responses say so honestly with
+    ``Cache-Control: public, max-age=<seconds left>``. Tracking pages and look-ups by id are never
+    served from here: a citizen checking their own request always sees the current state.
+
+    Time is cut into periods of ``ttl_s`` seconds of the app clock; an entry lives until the end of
+    the period it was made in (and never longer than ``ttl_s`` seconds of real time, should the
+    wall clock jump). Keys are the normalised query, format and script, so every process of the
+    server answers the same period with the same data. Memory is bounded by entry count and bytes,
+    least recently used first; one thread per key builds a missing entry while the others wait.
+    """
+
+    def __init__(self, ttl_s: int = LISTING_TTL_S, max_entries: int = 128, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[Any, ...], _Listing] = OrderedDict()
+        self._bytes = 0
+        self._building: dict[tuple[Any, ...], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def period_end(self, now: datetime) -> datetime:
+        """Return the end of the cache period holding ``now`` (the default window's normalised "now")."""
+        return datetime.fromtimestamp(self._expiry(now), UTC)
+
+    def _expiry(self, now: datetime) -> float:
+        """Return the end of the period holding ``now``, in epoch seconds."""
+        return float((int(now.timestamp()) // self.ttl_s + 1) * self.ttl_s)
+
+    def _get(self, key: tuple[Any, ...], stamp: float) -> _Listing | None:
+        """Return a live entry (lock held)."""
+        hit = self._items.get(key)
+        if hit is None:
+            return None
+        if stamp >= hit.expires or time.monotonic() - hit.made > self.ttl_s:
+            self._drop(key)
+            return None
+        self._items.move_to_end(key)
+        return hit
+
+    def _drop(self, key: tuple[Any, ...]) -> None:
+        """Forget an entry (lock held)."""
+        gone = self._items.pop(key, None)
+        if gone is not None:
+            self._bytes -= len(gone.body)
+
+    def get_or_make(self, key: tuple[Any, ...], now: datetime, make: Callable[[], bytes]) -> tuple[bytes, int]:
+        """Return the body for ``key`` (made now if missing or expired) and its seconds left to live."""
+        stamp = now.timestamp()
+        expires = self._expiry(now)
+        full = (expires, *key)
+        with self._lock:
+            hit = self._get(full, stamp)
+            if hit is None:
+                building = self._building.setdefault(full, threading.Lock())
+        if hit is None:
+            try:
+                with building:
+                    with self._lock:
+                        hit = self._get(full, stamp)
+                    if hit is None:
+                        hit = _Listing(make(), expires, time.monotonic())
+                        self._put(full, hit)
+            finally:
+                with self._lock:
+                    if self._building.get(full) is building:
+                        del self._building[full]
+        return hit.body, max(0, int(hit.expires - stamp))
+
+    def _put(self, key: tuple[Any, ...], entry: _Listing) -> None:
+        """Store an entry, evicting the least recently used beyond the bounds."""
+        if len(entry.body) > self.max_bytes:
+            return
+        with self._lock:
+            self._drop(key)
+            self._items[key] = entry
+            self._bytes += len(entry.body)
+            while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
+                self._drop(next(iter(self._items)))
+
+
+def _listing_cache(app: Flask) -> ListingCache:
+    """Return this app's listing cache (per app, so test apps never share one)."""
+    cache: ListingCache | None = app.extensions.get(LISTING_CACHE_KEY)
+    if cache is None:
+        cache = app.extensions[LISTING_CACHE_KEY] = ListingCache()
+    return cache
+
+
 class Open311Error(Exception):
     """An error answered with an Open311 error body."""
 
@@ -76,35 +191,66 @@ def _xml_text(value: Any) -> str | None:
     return str(value)
 
 
+def _xml_escape(text: str) -> str:
+    """Escape element text exactly as ElementTree does (``&``, ``<`` and ``>``)."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+def _element(tag: str, content: str) -> str:
+    """Return one element; an empty one is self-closing, as ElementTree writes it."""
+    return f"<{tag}>{content}</{tag}>" if content else f"<{tag} />"
+
+
+def _xml_content(data: Mapping[str, Any]) -> str:
+    """Return the children of an element made from a mapping (lists become wrapped singular elements)."""
+    parts: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, list):
+            singular = key[:-1] if key.endswith("s") else key
+            parts.append(_element(key, "".join(_element(singular, _xml_content(sub)) for sub in value)))
+        else:
+            text = _xml_text(value)
+            parts.append(_element(key, _xml_escape(text) if text else ""))
+    return "".join(parts)
+
+
 def _to_xml(root: str, item: str | None, rows: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> bytes:
-    """Serialise rows (or one object) into a GeoReport XML document."""
-    top = ET.Element(root)
+    """Serialise rows (or one object) into a GeoReport XML document.
 
-    def fill(parent: ET.Element, data: Mapping[str, Any]) -> None:
-        for key, value in data.items():
-            child = ET.SubElement(parent, key)
-            if isinstance(value, list):
-                singular = key[:-1] if key.endswith("s") else key
-                for sub in value:
-                    fill(ET.SubElement(child, singular), sub)
-            else:
-                child.text = _xml_text(value)
-
+    Byte for byte what ElementTree would write (a test holds the two together), built as strings:
+    ElementTree took longer than the database to write a 1000-row listing.
+    """
     if isinstance(rows, Mapping):
-        fill(top, rows)
+        content = _xml_content(rows)
     else:
-        for row in rows:
-            fill(ET.SubElement(top, item or "item"), row)
-    data: bytes = ET.tostring(top, encoding="utf-8", xml_declaration=True)
-    return data
+        content = "".join(_element(item or "item", _xml_content(row)) for row in rows)
+    return ("<?xml version='1.0' encoding='utf-8'?>\n" + _element(root, content)).encode()
+
+
+def _serialise(fmt: str, root: str, item: str | None, payload: Any) -> bytes:
+    """Return the body in the requested format (JSON keeps the spec's field order, compact, UTF-8)."""
+    if fmt == "xml":
+        return _to_xml(root, item, payload)
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _respond(fmt: str, root: str, item: str | None, payload: Any, status: int = 200) -> Response:
     """Answer in the requested format."""
+    return _answer(fmt, _serialise(fmt, root, item, payload), status)
+
+
+def _answer(fmt: str, body: bytes, status: int = 200) -> Response:
+    """Wrap a serialised body in a response with the format's content type."""
     if fmt == "xml":
-        response = Response(_to_xml(root, item, payload), status=status, content_type="application/xml; charset=utf-8")
+        response = Response(body, status=status, content_type="application/xml; charset=utf-8")
     else:
-        response = Response(json.dumps(payload, ensure_ascii=False), status=status, mimetype="application/json")
+        response = Response(body, status=status, mimetype="application/json")
     if request.method == "GET":
         # Read-only public data without cookies: any web client may read it.
         response.headers["Access-Control-Allow-Origin"] = "*"
@@ -141,14 +287,21 @@ def _script() -> Callable[[str | None], str | None]:
     return lambda text: text
 
 
-def _when(moment: datetime | None) -> str | None:
+def _when(moment: datetime | None, zone: ZoneInfo) -> str | None:
     """Format an instant as W3C datetime with the local offset, e.g. ``2026-01-12T14:05:00+01:00``."""
     if moment is None:
         return None
-    return moment.astimezone(ZoneInfo(get_core(current_app).settings.timezone)).isoformat(timespec="seconds")
+    return moment.astimezone(zone).isoformat(timespec="seconds")
 
 
-def _request_row(ticket: pub.PublicTicket, script: Callable[[str | None], str | None]) -> dict[str, Any]:
+def _zone() -> ZoneInfo:
+    """Return the municipality's time zone (Open311 datetimes carry its offset)."""
+    return ZoneInfo(get_core(current_app).settings.timezone)
+
+
+def _request_row(
+    ticket: pub.PublicTicket, script: Callable[[str | None], str | None], zone: ZoneInfo
+) -> dict[str, Any]:
     """Map a public ticket onto the GeoReport request fields (nothing personal)."""
     summary = ", ".join(p for p in (script(ticket.category_name), script(ticket.place)) if p) or None
     return {
@@ -160,9 +313,9 @@ def _request_row(ticket: pub.PublicTicket, script: Callable[[str | None], str | 
         "description": summary,  # a public summary; the citizen's own words stay internal
         "agency_responsible": script(ticket.organisation_name),
         "service_notice": script(SERVICE_NOTICE),
-        "requested_datetime": _when(ticket.created_at),
-        "updated_datetime": _when(ticket.updated_at),
-        "expected_datetime": _when(ticket.resolve_due),
+        "requested_datetime": _when(ticket.created_at, zone),
+        "updated_datetime": _when(ticket.updated_at, zone),
+        "expected_datetime": _when(ticket.resolve_due, zone),
         "address": script(ticket.place),
         "address_id": None,
         "zipcode": None,
@@ -264,7 +417,12 @@ def _parse_time(name: str) -> datetime | None:
 @bp.get("/requests.<fmt>")
 @_endpoint
 def list_requests(fmt: str) -> Response:
-    """Query service requests: by id list, or by service_code, date range (≤ 90 days) and status."""
+    """Query service requests: by id list, or by service_code, date range (≤ 90 days) and status.
+
+    A list of ids is looked up afresh each time (a client following its own requests); any other
+    query is answered from ``ListingCache``, with the default window's "now" rounded up to the
+    end of the cache period so that the key repeats for the whole period.
+    """
     core = get_core(current_app)
     now = core.clock.now()
     ids_arg = request.args.get("service_request_id", "")
@@ -274,8 +432,9 @@ def list_requests(fmt: str) -> Response:
         raise Open311Error(400, "end_date is before start_date")
     if start and end and end - start > MAX_SPAN:
         raise Open311Error(400, "start_date and end_date may not span more than 90 days")
+    cache = _listing_cache(current_app)
     if start is None and end is None and not codes:
-        start, end = pub.default_window(now)
+        start, end = pub.default_window(cache.period_end(now))
     elif start is None and end is not None:
         start = end - MAX_SPAN
     elif end is None and start is not None:
@@ -285,17 +444,42 @@ def list_requests(fmt: str) -> Response:
         raise Open311Error(400, "status must be open, closed or both (comma separated)")
     query = pub.Open311Query(
         codes=tuple(c for c in codes if is_code(c)),
-        service_codes=tuple(c.strip()[:40] for c in request.args.get("service_code", "").split(",") if c.strip()),
+        # Deduplicated and cut to the 50 the query uses, so that the cache key (sorted) names the same rows.
+        service_codes=tuple(
+            dict.fromkeys(c.strip()[:40] for c in request.args.get("service_code", "").split(",") if c.strip())
+        )[:50],
         start=start,
         end=end,
-        states=states,
+        states=states if states != {"open", "closed"} else frozenset(),
     )
     if codes and not query.codes:
         return _respond(fmt, "service_requests", "request", [])
-    script = _script()
-    with core.session_factory() as db:
-        tickets = pub.open311_requests(db, query, now)
-    return _respond(fmt, "service_requests", "request", [_request_row(t, script) for t in tickets])
+    latin = request.args.get("pismo") == "lat"
+
+    def make() -> bytes:
+        tickets = pub.read(core.read_engine, lambda conn: pub.open311_requests(conn, query, now))
+        script, zone = _script(), _zone()
+        return _serialise(fmt, "service_requests", "request", [_request_row(t, script, zone) for t in tickets])
+
+    if codes:
+        return _answer(fmt, make())
+    key = (
+        fmt,
+        latin,
+        tuple(sorted(query.service_codes)),
+        _utc(query.start),
+        _utc(query.end),
+        tuple(sorted(query.states)),
+    )
+    body, max_age = cache.get_or_make(key, now, make)
+    response = _answer(fmt, body)
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    return response
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Normalise an instant for a cache key (the same instant written with another offset is one key)."""
+    return moment.astimezone(UTC) if moment is not None else None
 
 
 @bp.get("/requests/<sid>.<fmt>")
@@ -303,11 +487,15 @@ def list_requests(fmt: str) -> Response:
 def get_request(sid: str, fmt: str) -> Response:
     """Return one service request, as a one-element list (as the spec does)."""
     core = get_core(current_app)
-    with core.session_factory() as db:
-        ticket = pub.find_public(db, sid[:40], core.clock.now())
-    if ticket is None:
+    code = sid[:40].strip()
+    tickets: list[pub.PublicTicket] = []
+    if is_code(code):
+        now = core.clock.now()
+        query = pub.Open311Query(codes=(code,), limit=1)
+        tickets = pub.read(core.read_engine, lambda conn: pub.open311_requests(conn, query, now))
+    if not tickets:
         raise Open311Error(404, f"service_request_id {sid[:40]!r} not found")
-    return _respond(fmt, "service_requests", "request", [_request_row(ticket, _script())])
+    return _respond(fmt, "service_requests", "request", [_request_row(tickets[0], _script(), _zone())])
 
 
 @bp.get("/tokens/<token>.<fmt>")

@@ -14,11 +14,12 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
-from flask import Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from callcenter_ui import get_core
@@ -33,6 +34,7 @@ bp = Blueprint("public", __name__)
 LANG_COOKIE = "s48_jezik"
 CACHE_KEY = "s48_public_cache"
 LIMITER_KEY = "s48_public_limiter"
+LINKS_KEY = "s48_public_links"
 PUBLIC_STATUSES = (pub.RECEIVED, *[s.value for s in Status if s is not Status.NEW])
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
@@ -134,7 +136,14 @@ def current_language() -> str:
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
-    """Render a public page with the language helpers, remembering an explicit language choice."""
+    """Render a public page with the language helpers, remembering an explicit language choice.
+
+    The template is rendered by Jinja directly, without Flask's context processors (Flask-Babel's
+    language and the console's role names are for staff pages; ``url_for`` stays a Jinja global):
+    the tracking page is the busiest page there is. Fixed words and links come as plain values
+    (``T``, ``links``), computed once per language and app; only words with a value filled in (a
+    date, a code) go through ``t()``, which costs a Jinja call each.
+    """
     lang = current_language()
     core = get_core(current_app)
     tz = core.settings.timezone
@@ -142,22 +151,48 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     def t(key: str, **values: object) -> str:
         return i18n.t(key, lang, **values)
 
-    html = render_template(
-        template,
-        lang=lang,
-        html_lang=lang if lang != "en" else "en",
-        t=t,
-        name=lambda text: i18n.name(text, lang),
-        status_text=lambda status: i18n.status_text(status, lang),
-        channel_text=lambda channel: i18n.channel_text(channel, lang),
-        when=lambda moment: i18n.local_time(moment, tz),
-        switch=_switch_links(),
-        **context,
+    html = (
+        current_app.jinja_env.get_template(template)
+        .render(
+            lang=lang,
+            html_lang=lang if lang != "en" else "en",
+            T=_strings(lang),
+            links=_links(),
+            t=t,
+            name=lambda text: i18n.name(text, lang),
+            status_text=lambda status: i18n.status_text(status, lang),
+            channel_text=lambda channel: i18n.channel_text(channel, lang),
+            when=lambda moment: i18n.local_time(moment, tz),
+            switch=_switch_links(),
+            **context,
+        )
+        .encode()
     )
     response = Response(html, status=status, mimetype="text/html")
     _remember_language(response)
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+@lru_cache(maxsize=len(i18n.LANGUAGES))
+def _strings(lang: str) -> dict[str, str]:
+    """Return every fixed word of the public pages in ``lang`` (those with placeholders need ``t()``)."""
+    return {key: i18n.t(key, lang) for key in i18n.STRINGS}
+
+
+def _links() -> dict[str, str]:
+    """Return the links every public page carries, built once per app and script root."""
+    cache: dict[str, dict[str, str]] = current_app.extensions.setdefault(LINKS_KEY, {})
+    links = cache.get(request.script_root)
+    if links is None:
+        links = cache[request.script_root] = {
+            "css": url_for("static", filename="public/portal.css"),
+            "feed": url_for("public.atom_feed"),
+            "portal": url_for("public.portal"),
+            "week": url_for("public.week_page"),
+            "login": url_for("auth.login"),
+        }
+    return links
 
 
 def _switch_links() -> list[tuple[str, str, str]]:
@@ -166,7 +201,9 @@ def _switch_links() -> list[tuple[str, str, str]]:
     path = request.path
     out = []
     for code, label in (("cir", "Ћирилица"), ("lat", "Latinica"), ("en", "English")):
-        out.append((i18n.PISMO[code], label, f"{path}?{urlencode({**args, 'pismo': code})}"))
+        # Most pages have no other arguments (a tracking page never does): no encoding to do.
+        query = urlencode({**args, "pismo": code}) if args else f"pismo={code}"
+        out.append((i18n.PISMO[code], label, f"{path}?{query}"))
     return out
 
 
@@ -235,11 +272,12 @@ def track(code: str) -> Response:
         response.headers["Retry-After"] = str(int(limiter.window_s))
         return response
     core = get_core(current_app)
-    with core.session_factory() as db:
-        ticket = pub.find_public(db, code[:40], core.clock.now())
+    now = core.clock.now()
+    ticket = pub.read(core.read_engine, lambda conn: pub.find_public(conn, code[:40], now))
     if ticket is None:
         return _not_found()
-    return _no_store(_page("public/ticket.html", ticket=ticket))
+    lang = current_language()
+    return _no_store(_page("public/ticket.html", ticket=ticket, title=i18n.t("tracking_title", lang, code=ticket.code)))
 
 
 def _week_report(core: Core, year: int, week: int) -> WeeklyReport:

@@ -88,3 +88,23 @@ def create_engine(url: str, **kwargs: Any) -> sa.Engine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_timeout", 10)
     return sa.create_engine(url, connect_args=connect_args, **kwargs)
+
+
+def read_engine_for(engine: sa.Engine) -> sa.Engine:
+    """Return the engine for public reads: on PostgreSQL a sibling in autocommit without pre-ping.
+
+    The app's engine pings every connection it hands out, which is one more round trip (and two
+    context switches) on every tracking page; public reads are idempotent, so
+    ``core.services.public.read`` retries a dropped connection instead. Autocommit is right for
+    them: each is one statement under READ COMMITTED, which takes its own snapshot anyway, and it
+    spares a BEGIN and a ROLLBACK round trip. The sibling has the same timeouts, its own pool (a web
+    process uses at most one connection per thread) and is disposed with ``engine``. SQLite (a file,
+    no server to lose) keeps ``engine`` and its transactions.
+    """
+    if engine.dialect.name != "postgresql":
+        return engine
+    sibling = create_engine(
+        engine.url.render_as_string(hide_password=False), pool_pre_ping=False, isolation_level="AUTOCOMMIT"
+    )
+    sa.event.listen(engine, "engine_disposed", lambda _engine: sibling.dispose())
+    return sibling

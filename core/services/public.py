@@ -3,7 +3,14 @@
 Everything here is built from an allow-list of fields: status, category, organisation, a coarse place,
 dates, deadlines and the notes operators wrote *for the public*. The citizen's name, number, e-mail,
 address, free text, attachments and voice never enter these structures, so no page, feed or API built
-on them can leak what was never loaded. The citizen relationship is even set to raise if touched.
+on them can leak what was never loaded. The reporter's name, numbers and e-mail are read (in the same
+query as the ticket) only to scrub them out of public notes and transcripts, and are dropped there.
+
+The reads are column queries on a plain connection, not ORM entities: the tracking page and Open311
+are the busiest pages of the system (see ``bench/public.py``). A tracking page is one statement (the
+ticket with its joins, scalar subqueries for its cluster and transcript, and its public notes joined),
+and so is an Open311 listing (each ticket's newest note is a correlated subquery); only requests
+that came in through Open311 need one more, for their coordinates.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -38,6 +47,7 @@ _EMAIL_RE = re.compile(r"[\w.+-]+\s*(?:@|\(at\)|\[at\])\s*[\w-]+(?:\s*\.\s*[\w-]
 _DIGIT_RUN_RE = re.compile(r"\+?\d(?:[\s/().\-]*\d){5,}")
 _WORD_RE = re.compile(r"\w+")
 REDACTED = "[…]"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -118,16 +128,22 @@ class Open311Query:
     limit: int = MAX_OPEN311
 
 
-def public_status(ticket: Ticket) -> str:
+_FINAL_VALUES = frozenset(s.value for s in FINAL_STATUSES)
+_OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
+_NEW = Status.NEW.value
+_NO_RESOLVE_CLOCK = frozenset({Status.REFERRED.value, Status.CLOSED.value})
+
+
+def public_status(status: str, category_id: int | None) -> str:
     """Return the status the public sees: untriaged tickets are only "received"."""
-    if ticket.status == Status.NEW.value or ticket.category_id is None:
+    if status == _NEW or category_id is None:
         return RECEIVED
-    return ticket.status
+    return status
 
 
 def open_or_closed(status: str) -> str:
     """Map an internal status to Open311's two states."""
-    return "closed" if status in {s.value for s in FINAL_STATUSES} else "open"
+    return "closed" if status in _FINAL_VALUES else "open"
 
 
 def coarse_place(raw: str | None, place: Place | None) -> str | None:
@@ -137,14 +153,21 @@ def coarse_place(raw: str | None, place: Place | None) -> str | None:
     before its first digit (so "Улица Светог Саве 12" becomes "Улица Светог Саве"). Anything else
     ("код куће Марка …") falls back to the settlement we recognised, or to nothing.
     """
+    return _coarse(raw, place.name_cyrl if place is not None else None)
+
+
+@lru_cache(maxsize=4096)
+def _coarse(raw: str | None, settlement: str | None) -> str | None:
+    """Do ``coarse_place`` given the recognised settlement's Cyrillic name."""
     if raw:
-        head = re.split(r"\d", raw, maxsplit=1)[0]
+        head = _FIRST_DIGIT_RE.split(raw, maxsplit=1)[0]
         tokens = _WORD_RE.findall(head)
         if 2 <= len(tokens) <= 6 and fold(tokens[0]).rstrip(".") in _STREET_WORDS:
             return " ".join(tokens)[:80]
-    if place is not None:
-        return place.name_cyrl
-    return None
+    return settlement
+
+
+_FIRST_DIGIT_RE = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -183,20 +206,43 @@ def _name_matcher(names: Sequence[str]) -> Callable[[str], bool]:
     return matches
 
 
-def _address_patterns(phrase: str) -> list[re.Pattern[str]]:
-    """Return patterns for an address with a house number: the whole, and "<street word> <number>"."""
-    patterns = []
+# Characters no other character equals under re.IGNORECASE (a test checks this over all of Unicode).
+# Every match of a literal phrase contains its digits and "@" verbatim, so a text without them cannot
+# match and the pattern need not even be compiled: most public notes carry no digits at all.
+_CASELESS_RUN_RE = re.compile(r"[0-9]+|@")
+
+
+def _anchor(literal: str) -> str | None:
+    """Return a caseless piece every case-insensitive match of ``literal`` must contain (None: none)."""
+    runs = _CASELESS_RUN_RE.findall(literal)
+    return max(runs, key=len) if runs else None
+
+
+@lru_cache(maxsize=4096)
+def _address_rules(phrase: str) -> tuple[tuple[str | None, str], ...]:
+    """Return (anchor, regex source) pairs for a phrase: the whole, and "<street word> <number>".
+
+    The regexes are compiled only when a text holds the anchor (``_compiled``), which keeps a
+    1000-row Open311 listing, with 1000 different reporters, from compiling thousands of patterns.
+    """
+    rules: list[tuple[str | None, str]] = []
     match = re.match(r"(.*?)(\d+\s*[a-zA-Zа-шА-Ш]?)\b", phrase)
-    for variant in {phrase, to_latin(phrase)}:
-        patterns.append(re.compile(re.escape(variant), re.IGNORECASE))
+    for variant in dict.fromkeys((phrase, to_latin(phrase))):
+        rules.append((_anchor(variant), re.escape(variant)))
     if match:
         head_words = _WORD_RE.findall(match.group(1))
         number = match.group(2).strip()
         if head_words:
             last = head_words[-1]
-            for variant in {last, to_latin(last)}:
-                patterns.append(re.compile(re.escape(variant) + r"\W{0,3}" + re.escape(number), re.IGNORECASE))
-    return patterns
+            for variant in dict.fromkeys((last, to_latin(last))):
+                rules.append((_anchor(number), re.escape(variant) + r"\W{0,3}" + re.escape(number)))
+    return tuple(rules)
+
+
+@lru_cache(maxsize=2048)
+def _compiled(source: str) -> re.Pattern[str]:
+    """Compile a case-insensitive pattern once (re's own cache holds only 512)."""
+    return re.compile(source, re.IGNORECASE)
 
 
 def scrub(text: str, private: Private = NOBODY) -> str:
@@ -209,7 +255,7 @@ def scrub(text: str, private: Private = NOBODY) -> str:
     text = text[:MAX_PUBLIC_TEXT]
     parts = _CODE_RE.split(text)
     codes = _CODE_RE.findall(text)
-    patterns = [p for phrase in private.phrases if phrase and len(phrase) >= 3 for p in _address_patterns(phrase)]
+    rules = [rule for phrase in private.phrases if phrase and len(phrase) >= 3 for rule in _address_rules(phrase)]
     is_name = _name_matcher(private.names) if private.names else None
 
     def redact_name(match: re.Match[str]) -> str:
@@ -217,8 +263,9 @@ def scrub(text: str, private: Private = NOBODY) -> str:
 
     cleaned: list[str] = []
     for part in parts:
-        for pattern in patterns:
-            part = pattern.sub(REDACTED, part)
+        for anchor, source in rules:
+            if anchor is None or anchor in part:
+                part = _compiled(source).sub(REDACTED, part)
         part = _EMAIL_RE.sub(REDACTED, part)
         part = _DIGIT_RUN_RE.sub(REDACTED, part)
         if is_name is not None:
@@ -230,54 +277,135 @@ def scrub(text: str, private: Private = NOBODY) -> str:
     return out
 
 
+def _private(name: str | None, phrases: Sequence[str | None], place: str | None) -> Private:
+    """Return a reporter's strings to scrub: name, numbers and e-mail as stored, and a place with a number."""
+    found = [v for v in phrases if v]
+    if place and _FIRST_DIGIT_RE.search(place):
+        found.append(place)
+    return Private(names=(name,) if name else (), phrases=tuple(found))
+
+
 def _private_values(session: so.Session, tickets: Sequence[tuple[int, str | None, int | None]]) -> dict[int, Private]:
     """Return each ticket's reporter strings (keyed by ticket id), used only to scrub them out of public text.
 
     ``tickets`` holds (ticket id, free-text place, citizen id); one query loads every citizen needed.
     """
     citizen_ids = {c for _, _, c in tickets if c is not None}
-    people: dict[int, tuple[str | None, list[str]]] = {}
+    people: dict[int, tuple[str | None, list[str | None]]] = {}
     if citizen_ids:
         rows = session.execute(
             sa.select(Citizen.id, Citizen.name, Citizen.phone_raw, Citizen.phone_e164, Citizen.email).where(
                 Citizen.id.in_(citizen_ids)
             )
         ).all()
-        people = {row[0]: (row[1], [v for v in row[2:] if v]) for row in rows}
+        people = {row[0]: (row[1], list(row[2:])) for row in rows}
     values: dict[int, Private] = {}
     for ticket_id, place, citizen_id in tickets:
         name, phrases = people.get(citizen_id, (None, [])) if citizen_id is not None else (None, [])
-        found = list(phrases)
-        if place and re.search(r"\d", place):
-            found.append(place)
-        values[ticket_id] = Private(names=(name,) if name else (), phrases=tuple(found))
+        values[ticket_id] = _private(name, phrases, place)
     return values
 
 
-def _base_query() -> sa.Select[Ticket]:
-    """Select tickets without ever loading the citizen (touching it raises)."""
-    return sa.select(Ticket).options(so.raiseload(Ticket.citizen))
+Db = so.Session | sa.Connection
 
 
-def _deadline_flags(ticket: Ticket, now: datetime) -> tuple[bool | None, bool | None]:
+def _conn(db: Db) -> sa.Connection:
+    """Return the connection to run column queries on (a session's own, inside its transaction)."""
+    return db.connection() if isinstance(db, so.Session) else db
+
+
+def read(engine: sa.Engine, query: Callable[[sa.Connection], T]) -> T:
+    """Run a public read (``query`` on a connection of ``Core.read_engine``) and return its result.
+
+    A pooled connection the server has dropped (a restart, an idle timeout) fails once and is
+    invalidated with its pool; the read then runs once more on a new connection, so a citizen
+    never sees that failure. A server that is really down still fails (the app answers 503).
+    """
+    try:
+        with engine.connect() as conn:
+            return query(conn)
+    except sa.exc.DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    with engine.connect() as conn:
+        return query(conn)
+
+
+# The public history lines: a note written for the public, and not one of the sweeper's (internal) steps.
+_PUBLIC_NOTE = (
+    StatusChange.public_note.is_not(None),
+    StatusChange.public_note != "",
+    StatusChange.actor_label != "sweeper",
+)
+
+# The ticket columns a public view is made of; citizen columns are added only where text is scrubbed.
+_TICKET_COLUMNS = (
+    Ticket.id,
+    Ticket.code,
+    Ticket.status,
+    Ticket.channel,
+    Ticket.category_id,
+    Ticket.place,
+    Ticket.created_at,
+    Ticket.updated_at,
+    Ticket.answer_due,
+    Ticket.resolve_due,
+    Ticket.answered_at,
+    Ticket.resolved_at,
+    Category.code.label("category_code"),
+    Category.name.label("category_name"),
+    Organisation.name.label("organisation_name"),
+    Place.name_cyrl.label("settlement"),
+)
+_SCRUB_COLUMNS = (
+    Citizen.name.label("citizen_name"),
+    Citizen.phone_raw.label("citizen_phone_raw"),
+    Citizen.phone_e164.label("citizen_phone"),
+    Citizen.email.label("citizen_email"),
+)
+
+
+def _select_tickets(*extra: Any) -> sa.Select[*tuple[Any, ...]]:
+    """Select the public columns of tickets (and ``extra``) with their category, organisation and place."""
+    return (
+        sa.select(*_TICKET_COLUMNS, *extra)
+        .select_from(Ticket)
+        .outerjoin(Category, Category.id == Ticket.category_id)
+        .outerjoin(Organisation, Organisation.id == Ticket.organisation_id)
+        .outerjoin(Place, Place.id == Ticket.place_id)
+    )
+
+
+def _private_of(row: Any) -> Private:
+    """Return the reporter strings of a row selected with ``_SCRUB_COLUMNS`` (joined citizen)."""
+    return _private(row.citizen_name, (row.citizen_phone_raw, row.citizen_phone, row.citizen_email), row.place)
+
+
+def _deadline_flags(
+    status: str,
+    answered_at: datetime | None,
+    answer_due: datetime,
+    resolved_at: datetime | None,
+    resolve_due: datetime,
+    now: datetime,
+) -> tuple[bool | None, bool | None]:
     """Tell whether the 48-hour answer and the resolution deadline were met (None: not decided yet)."""
-    if ticket.answered_at is not None:
-        answer_met: bool | None = ticket.answered_at <= ticket.answer_due
+    if answered_at is not None:
+        answer_met: bool | None = answered_at <= answer_due
     else:
-        answer_met = False if now > ticket.answer_due else None
-    if ticket.resolved_at is not None:
-        resolve_met: bool | None = ticket.resolved_at <= ticket.resolve_due
-    elif ticket.status in (Status.REFERRED.value, Status.CLOSED.value):
+        answer_met = False if now > answer_due else None
+    if resolved_at is not None:
+        resolve_met: bool | None = resolved_at <= resolve_due
+    elif status in _NO_RESOLVE_CLOCK:
         resolve_met = None  # handled elsewhere or closed without a repair: no resolution clock to judge
     else:
-        resolve_met = False if now > ticket.resolve_due else None
+        resolve_met = False if now > resolve_due else None
     return answer_met, resolve_met
 
 
 def _to_public(
-    ticket: Ticket,
+    row: Any,
     now: datetime,
-    places: dict[int, Place],
     *,
     last_note: str | None = None,
     trail: tuple[PublicStep, ...] = (),
@@ -285,25 +413,27 @@ def _to_public(
     transcript: str | None = None,
     coords: tuple[float, float] | None = None,
 ) -> PublicTicket:
-    """Build the public view of a loaded ticket."""
-    status = public_status(ticket)
+    """Build the public view of a row selected by ``_select_tickets``."""
+    status = public_status(row.status, row.category_id)
     triaged = status != RECEIVED
-    answer_met, resolve_met = _deadline_flags(ticket, now)
+    answer_met, resolve_met = _deadline_flags(
+        row.status, row.answered_at, row.answer_due, row.resolved_at, row.resolve_due, now
+    )
     return PublicTicket(
-        code=ticket.code,
+        code=row.code,
         status=status,
-        state=open_or_closed(ticket.status),
-        channel=ticket.channel,
-        category_code=ticket.category.code if triaged and ticket.category else None,
-        category_name=ticket.category.name if triaged and ticket.category else None,
-        organisation_name=ticket.organisation.name if triaged and ticket.organisation else None,
-        place=coarse_place(ticket.place, places.get(ticket.place_id) if ticket.place_id else None),
-        created_at=ticket.created_at,
-        updated_at=ticket.updated_at,
-        answer_due=ticket.answer_due,
-        resolve_due=ticket.resolve_due,
-        answered_at=ticket.answered_at,
-        resolved_at=ticket.resolved_at,
+        state=open_or_closed(row.status),
+        channel=row.channel,
+        category_code=row.category_code if triaged else None,
+        category_name=row.category_name if triaged else None,
+        organisation_name=row.organisation_name if triaged else None,
+        place=_coarse(row.place, row.settlement),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        answer_due=row.answer_due,
+        resolve_due=row.resolve_due,
+        answered_at=row.answered_at,
+        resolved_at=row.resolved_at,
         answer_met=answer_met,
         resolve_met=resolve_met,
         cluster_size=cluster_size,
@@ -315,38 +445,11 @@ def _to_public(
     )
 
 
-def _places(session: so.Session, ids: set[int]) -> dict[int, Place]:
-    """Load the places referenced by a set of tickets."""
-    if not ids:
-        return {}
-    return {p.id: p for p in session.scalars(sa.select(Place).where(Place.id.in_(ids)))}
-
-
-def _public_notes(session: so.Session, ticket_ids: Sequence[int]) -> dict[int, list[StatusChange]]:
-    """Return each ticket's public history lines, oldest first (the sweeper's steps are internal)."""
-    if not ticket_ids:
-        return {}
-    rows = session.scalars(
-        sa.select(StatusChange)
-        .where(
-            StatusChange.ticket_id.in_(ticket_ids),
-            StatusChange.public_note.is_not(None),
-            StatusChange.public_note != "",
-            StatusChange.actor_label != "sweeper",
-        )
-        .order_by(StatusChange.ticket_id, StatusChange.at, StatusChange.id)
-    )
-    notes: dict[int, list[StatusChange]] = {}
-    for row in rows:
-        notes.setdefault(row.ticket_id, []).append(row)
-    return notes
-
-
-def _coords(session: so.Session, ticket_ids: Sequence[int]) -> dict[int, tuple[float, float]]:
+def _coords(conn: sa.Connection, ticket_ids: Sequence[int]) -> dict[int, tuple[float, float]]:
     """Return the rounded coordinates an Open311 client gave for its requests (kept in message meta)."""
     if not ticket_ids:
         return {}
-    rows = session.execute(
+    rows = conn.execute(
         sa.select(Message.ticket_id, Message.meta)
         .where(Message.ticket_id.in_(ticket_ids), Message.channel == "open311", Message.direction == "in")
         .order_by(Message.id)
@@ -361,66 +464,98 @@ def _coords(session: so.Session, ticket_ids: Sequence[int]) -> dict[int, tuple[f
     return found
 
 
-def find_public(session: so.Session, code: str, now: datetime) -> PublicTicket | None:
-    """Return the public trail of one request, or None for an unknown code."""
-    code = code.strip()
-    if not is_code(code):
-        return None
-    ticket = session.scalar(_base_query().where(Ticket.code == code))
-    if ticket is None:
-        return None
-    private = _private_values(session, [(ticket.id, ticket.place, ticket.citizen_id)])[ticket.id]
-    rows = _public_notes(session, [ticket.id]).get(ticket.id, [])[-MAX_TRAIL:]
-    trail = tuple(PublicStep(at=r.at, status=r.to_status, note=scrub(r.public_note or "", private)) for r in rows)
-    root = ticket.cluster_id or ticket.id
-    cluster_size = session.scalar(
-        sa.select(sa.func.count()).select_from(Ticket).where(sa.or_(Ticket.id == root, Ticket.cluster_id == root))
+def _find_statement() -> sa.Select[*tuple[Any, ...]]:
+    """Build the one query of a tracking page: one row per public note (newest first), or one without.
+
+    Each row carries the ticket with its joins, the reporter's strings (to scrub, never to show), the
+    size of its cluster and the published redacted transcript; the note columns are empty when the
+    ticket has no public history yet. One round trip instead of one per kind of fact.
+    """
+    member = so.aliased(Ticket)
+    root = sa.func.coalesce(Ticket.cluster_id, Ticket.id)
+    cluster_size = (
+        sa.select(sa.func.count())
+        .select_from(member)
+        .where(sa.or_(member.id == root, member.cluster_id == root))
+        .scalar_subquery()
     )
-    transcript: str | None = None
-    # A voicemail may also join a ticket opened on another channel, so every ticket is looked up.
-    vm = session.scalar(
+    # A voicemail may also join a ticket opened on another channel, so every ticket is looked up;
+    # only a redacted transcript someone chose to publish ever leaves the building.
+    transcript = (
         sa.select(Voicemail.transcript_redacted)
         .where(
-            Voicemail.ticket_id == ticket.id,
+            Voicemail.ticket_id == Ticket.id,
             Voicemail.publish_transcript.is_(True),
             Voicemail.transcript_redacted.is_not(None),
         )
         .order_by(Voicemail.id)
         .limit(1)
+        .scalar_subquery()
     )
-    if vm:
-        transcript = scrub(vm, private)
-    places = _places(session, {ticket.place_id} if ticket.place_id else set())
-    coords = _coords(session, [ticket.id]) if ticket.channel == "open311" else {}
+    return (
+        _select_tickets(
+            *_SCRUB_COLUMNS,
+            cluster_size.label("cluster_size"),
+            transcript.label("transcript"),
+            StatusChange.at.label("note_at"),
+            StatusChange.to_status.label("note_status"),
+            StatusChange.public_note.label("note"),
+        )
+        .outerjoin(Citizen, Citizen.id == Ticket.citizen_id)
+        .outerjoin(StatusChange, sa.and_(StatusChange.ticket_id == Ticket.id, *_PUBLIC_NOTE))
+        .where(Ticket.code == sa.bindparam("code"))
+        # Newest first, so that a very long history is cut at its oldest end.
+        .order_by(StatusChange.at.desc(), StatusChange.id.desc())
+        .limit(MAX_TRAIL)
+    )
+
+
+_FIND = _find_statement()
+
+
+def find_public(db: Db, code: str, now: datetime) -> PublicTicket | None:
+    """Return the public trail of one request, or None for an unknown code."""
+    code = code.strip()
+    if not is_code(code):
+        return None
+    conn = _conn(db)
+    rows = conn.execute(_FIND, {"code": code}).all()
+    if not rows:
+        return None
+    row = rows[0]
+    private = _private_of(row) if row.note is not None or row.transcript else NOBODY
+    trail = tuple(
+        PublicStep(at=r.note_at, status=r.note_status, note=scrub(r.note, private))
+        for r in reversed(rows)
+        if r.note is not None
+    )
+    coords = _coords(conn, [row.id]) if row.channel == "open311" else {}
     return _to_public(
-        ticket,
+        row,
         now,
-        places,
         last_note=trail[-1].note if trail else None,
         trail=trail,
-        cluster_size=max(1, cluster_size or 1),
-        transcript=transcript,
-        coords=coords.get(ticket.id),
+        cluster_size=max(1, row.cluster_size or 1),
+        transcript=scrub(row.transcript, private) if row.transcript else None,
+        coords=coords.get(row.id),
     )
 
 
-def recent(session: so.Session, flt: PortalFilter, now: datetime) -> list[PublicTicket]:
+def recent(db: Db, flt: PortalFilter, now: datetime) -> list[PublicTicket]:
     """List recent requests for the portal, newest first."""
-    query = _base_query().order_by(Ticket.id.desc())
+    query = _select_tickets().order_by(Ticket.id.desc())
     if flt.category:
-        query = query.join(Category, Category.id == Ticket.category_id).where(Category.code == flt.category)
+        query = query.where(Category.code == flt.category)
     if flt.status == RECEIVED:
-        query = query.where(sa.or_(Ticket.status == Status.NEW.value, Ticket.category_id.is_(None)))
+        query = query.where(sa.or_(Ticket.status == _NEW, Ticket.category_id.is_(None)))
     elif flt.status in ("open", "closed"):
-        wanted = OPEN_STATUSES if flt.status == "open" else FINAL_STATUSES
-        query = query.where(Ticket.status.in_([s.value for s in wanted]))
+        query = query.where(Ticket.status.in_(sorted(_OPEN_VALUES if flt.status == "open" else _FINAL_VALUES)))
     elif flt.status:
         query = query.where(Ticket.status == flt.status, Ticket.category_id.is_not(None))
     if flt.place_id is not None:
         query = query.where(Ticket.place_id == flt.place_id)
-    tickets = session.scalars(query.limit(max(1, min(flt.limit, MAX_LIST)))).unique().all()
-    places = _places(session, {t.place_id for t in tickets if t.place_id})
-    return [_to_public(t, now, places) for t in tickets]
+    rows = _conn(db).execute(query.limit(max(1, min(flt.limit, MAX_LIST)))).all()
+    return [_to_public(row, now) for row in rows]
 
 
 def settlements(session: so.Session) -> list[Place]:
@@ -438,11 +573,7 @@ def feed(session: so.Session, limit: int = 50) -> list[FeedEntry]:
     rows = session.execute(
         sa.select(StatusChange, Ticket.code, Ticket.status, Ticket.category_id, Ticket.place, Ticket.citizen_id)
         .join(Ticket, Ticket.id == StatusChange.ticket_id)
-        .where(
-            StatusChange.public_note.is_not(None),
-            StatusChange.public_note != "",
-            StatusChange.actor_label != "sweeper",
-        )
+        .where(*_PUBLIC_NOTE)
         .order_by(StatusChange.at.desc(), StatusChange.id.desc())
         .limit(max(1, min(limit, MAX_FEED)))
     ).all()
@@ -451,7 +582,7 @@ def feed(session: so.Session, limit: int = 50) -> list[FeedEntry]:
     entries: list[FeedEntry] = []
     for change, code, status, category_id, _place, _citizen in rows:
         private = private_by_ticket[change.ticket_id]
-        triaged = status != Status.NEW.value and category_id is not None
+        triaged = status != _NEW and category_id is not None
         entries.append(
             FeedEntry(
                 id=change.id,
@@ -465,38 +596,75 @@ def feed(session: so.Session, limit: int = 50) -> list[FeedEntry]:
     return entries
 
 
-def open311_requests(session: so.Session, query: Open311Query, now: datetime) -> list[PublicTicket]:
-    """Run a GeoReport v2 ``GET requests`` query, newest first."""
-    stmt = _base_query().order_by(Ticket.id.desc())
-    if query.codes:
+def _last_note() -> sa.ScalarSelect[Any]:
+    """Return a correlated subquery: the ticket's newest public note (what Open311 calls status_notes)."""
+    return (
+        sa.select(StatusChange.public_note)
+        .where(StatusChange.ticket_id == Ticket.id, *_PUBLIC_NOTE)
+        .order_by(StatusChange.at.desc(), StatusChange.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _listing_statement() -> sa.Select[*tuple[Any, ...]]:
+    """Select tickets for Open311: public columns, the newest public note, and the reporter's strings to scrub it."""
+    return (
+        _select_tickets(*_SCRUB_COLUMNS, _last_note().label("last_note"))
+        .outerjoin(Citizen, Citizen.id == Ticket.citizen_id)
+        .order_by(Ticket.id.desc())
+    )
+
+
+# Look-ups by id are the hot path of Open311 (a client following its requests): built once, and
+# the usual single id without an expanding IN list (re-rendered on every execution).
+_BY_CODES = (
+    _listing_statement().where(Ticket.code.in_(sa.bindparam("codes", expanding=True))).limit(sa.bindparam("limit"))
+)
+_BY_CODE = _listing_statement().where(Ticket.code == sa.bindparam("code"))
+
+
+def open311_requests(db: Db, query: Open311Query, now: datetime) -> list[PublicTicket]:
+    """Run a GeoReport v2 ``GET requests`` query, newest first.
+
+    One statement: the tickets with their joins, each one's newest public note as a correlated
+    subquery, and the reporter's strings (joined) to scrub that note; coordinates are a second
+    query only when some rows came in through Open311.
+    """
+    conn = _conn(db)
+    limit = max(1, min(query.limit, MAX_OPEN311))
+    if len(query.codes) == 1:
+        rows = conn.execute(_BY_CODE, {"code": query.codes[0]}).all()
+    elif query.codes:
         # The spec: a list of ids overrides every other argument.
-        stmt = stmt.where(Ticket.code.in_(query.codes[:MAX_OPEN311]))
+        rows = conn.execute(_BY_CODES, {"codes": list(query.codes[:MAX_OPEN311]), "limit": limit}).all()
     else:
-        if query.service_codes:
-            stmt = stmt.join(Category, Category.id == Ticket.category_id).where(
-                Category.code.in_(query.service_codes[:50])
-            )
-        if query.start is not None:
-            stmt = stmt.where(Ticket.created_at >= query.start)
-        if query.end is not None:
-            stmt = stmt.where(Ticket.created_at <= query.end)
-        if query.states and query.states != {"open", "closed"}:
-            wanted = OPEN_STATUSES if "open" in query.states else FINAL_STATUSES
-            stmt = stmt.where(Ticket.status.in_([s.value for s in wanted]))
-    tickets = session.scalars(stmt.limit(max(1, min(query.limit, MAX_OPEN311)))).unique().all()
-    ids = [t.id for t in tickets]
-    notes = _public_notes(session, ids)
-    places = _places(session, {t.place_id for t in tickets if t.place_id})
-    coords = _coords(session, [t.id for t in tickets if t.channel == "open311"])
-    private = _private_values(session, [(t.id, t.place, t.citizen_id) for t in tickets if t.id in notes])
-    result: list[PublicTicket] = []
-    for ticket in tickets:
-        lines = notes.get(ticket.id)
-        last = None
-        if lines:
-            last = scrub(lines[-1].public_note or "", private[ticket.id])
-        result.append(_to_public(ticket, now, places, last_note=last, coords=coords.get(ticket.id)))
-    return result
+        rows = conn.execute(_filtered(query).limit(limit)).all()
+    coords = _coords(conn, [r.id for r in rows if r.channel == "open311"])
+    return [
+        _to_public(
+            row,
+            now,
+            last_note=scrub(row.last_note, _private_of(row)) if row.last_note else None,
+            coords=coords.get(row.id),
+        )
+        for row in rows
+    ]
+
+
+def _filtered(query: Open311Query) -> sa.Select[*tuple[Any, ...]]:
+    """Return the listing statement with the filters of a query without ids."""
+    stmt = _listing_statement()
+    if query.service_codes:
+        stmt = stmt.where(Category.code.in_(query.service_codes[:50]))
+    if query.start is not None:
+        stmt = stmt.where(Ticket.created_at >= query.start)
+    if query.end is not None:
+        stmt = stmt.where(Ticket.created_at <= query.end)
+    if query.states and query.states != {"open", "closed"}:
+        wanted = _OPEN_VALUES if "open" in query.states else _FINAL_VALUES
+        stmt = stmt.where(Ticket.status.in_(sorted(wanted)))
+    return stmt
 
 
 def organisation_names(session: so.Session) -> dict[int, str]:
