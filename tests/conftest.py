@@ -9,15 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from core.bootstrap import Core, bootstrap
 from core.config import load_settings
-from core.db import migrate
-from core.db.base import create_engine
 from core.ports import RecordingLivePush
-from core.seed import seed
 from tests.fakes import FixedClock, RecordingNotifier, RecordingTasks
+from tests.support.database import migrate_and_seed
 from tests.support.pg import PgCluster, destroy_cluster, start_cluster
 from tests.support.redis_server import RedisServer, start_redis
 
@@ -41,22 +38,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 TEMPLATE_DB = "s48_template"
 
 
-def _migrate_and_seed(url: str) -> None:
-    """Bring a database to head and seed it."""
-    engine = create_engine(url)
-    migrate.upgrade(engine)
-    with engine.begin() as conn, sa.orm.Session(conn) as session:
-        seed(session)
-        session.flush()
-    engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
     """Start a private PostgreSQL cluster with a migrated, seeded template database."""
     cluster = start_cluster()
     cluster.execute(f"CREATE DATABASE {TEMPLATE_DB}")
-    _migrate_and_seed(cluster.url(TEMPLATE_DB))
+    migrate_and_seed(cluster.url(TEMPLATE_DB))
     yield cluster
     destroy_cluster(cluster)
 
@@ -65,7 +52,7 @@ def pg_cluster() -> Iterator[PgCluster]:
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Create a migrated, seeded SQLite file to copy for each test."""
     path = tmp_path_factory.mktemp("sqlite") / "template.sqlite3"
-    _migrate_and_seed(f"sqlite:///{path}")
+    migrate_and_seed(f"sqlite:///{path}")
     return path
 
 

@@ -29,14 +29,12 @@ from callcenter_ui import create_app
 from callcenter_ui.sockets import init_socketio, start_table_relay
 from core.bootstrap import Core, bootstrap
 from core.config import load_settings
-from core.db import migrate
-from core.db.base import create_engine
 from core.db.models import User
-from core.seed import seed
 from core.services.accounts import add_user
 from telephony.ami import AmiSettings, LinkState
 from telephony.daemon import DaemonOptions, TelephonyDaemon
 from telephony.demo import TRUNK, AmiServer, CallScript
+from tests.support.database import migrate_and_seed
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -187,12 +185,7 @@ class Site:
 def running_site(root: Path) -> Iterator[Site]:
     """Serve the app with Socket.IO (embedded mode: the event table is tailed) and the PBX, on a fresh database."""
     url = f"sqlite:///{root / 'console.sqlite3'}"
-    engine = create_engine(url)
-    migrate.upgrade(engine)
-    with engine.begin() as conn, sa.orm.Session(conn) as session:
-        seed(session)
-        session.flush()
-    engine.dispose()
+    migrate_and_seed(url)
     port = free_port()
     settings = load_settings(
         {

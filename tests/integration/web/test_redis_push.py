@@ -15,16 +15,13 @@ from typing import Any
 
 import pytest
 import socketio
-import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 from callcenter_ui.sockets import RedisLivePush, get_core_from
 from core.config import load_settings
-from core.db import migrate
-from core.db.base import create_engine
-from core.seed import seed
 from core.services.accounts import add_user, create_token
 from sistem48.web import build_web
+from tests.support.database import migrate_and_seed
 from tests.support.pg import free_port
 from tests.support.redis_server import RedisServer
 
@@ -50,12 +47,7 @@ def pop(seq: int, extension: str = "201") -> dict[str, Any]:
 def listener(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[socketio.Client, list[dict[str, Any]]]]:
     """A web node on the Redis queue and an operator (extension 201) connected to it over WebSocket."""
     url = f"sqlite:///{tmp_path / 'web.sqlite3'}"
-    engine = create_engine(url)
-    migrate.upgrade(engine)
-    with engine.begin() as conn, sa.orm.Session(conn) as session:
-        seed(session)
-        session.flush()
-    engine.dispose()
+    migrate_and_seed(url)
     port = free_port()
     settings = load_settings(
         {
