@@ -35,7 +35,9 @@ echo "== mypy (strict)"
 .venv/bin/mypy .
 echo "== pytest"
 set +e
-S48_TEST_STRICT=1 .venv/bin/python -m pytest "$@"
+# Two workers (the suite is one core's work, and this machine class has two); a file stays on one
+# worker, so its module fixtures are built once. Each worker starts its own private servers.
+S48_TEST_STRICT=1 .venv/bin/python -m pytest -n "${S48_TEST_WORKERS:-2}" --dist loadfile "$@"
 status=$?
 set -e
 if [ $status -eq 5 ]; then
