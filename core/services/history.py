@@ -63,8 +63,12 @@ def _newest_ids(
     PostgreSQL: a LATERAL join over the owner ids as one array parameter, so every caller costs one
     index-bounded scan (a number with thousands of tickets reads twenty) and the statement has one
     shape whatever the count, which keeps it in SQLAlchemy's cache. SQLite has no LATERAL; there a
-    window over the owners' rows does the same for the small installations it serves.
+    window over the owners' rows does the same for the small installations it serves; one owner (the
+    history API, a single call) is a plain index-bounded ORDER BY … LIMIT everywhere.
     """
+    if len(owners) == 1:
+        newest_one = sa.select(column.label("id")).where(owner == owners[0], *where).order_by(newest.desc())
+        return newest_one.limit(limit).subquery()
     if session.get_bind().dialect.name == "postgresql":
         ids = sa.func.unnest(sa.bindparam("owners", list(owners), type_=pg.ARRAY(sa.Integer))).table_valued("id")
         owner_ids = ids.render_derived(name="o")
