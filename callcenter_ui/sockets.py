@@ -10,6 +10,7 @@ connection-state recovery).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -105,6 +106,9 @@ class _BatchingRedisManager(socketio.RedisManager):  # type: ignore[misc]  # pyt
     def __init__(self, url: str, channel: str) -> None:
         super().__init__(url, channel=channel, write_only=True)
         self._held: list[str] | None = None
+        # A daemon pushes from several executor threads; one batch at a time keeps ``_held`` to its
+        # own batch (and the batches in commit order).
+        self._lock = threading.Lock()
 
     def _publish(self, data: Any) -> Any:
         if self._held is not None:
@@ -119,25 +123,26 @@ class _BatchingRedisManager(socketio.RedisManager):  # type: ignore[misc]  # pyt
         on the path of the last operator's pop. On failure the messages go one by one through the
         manager's own reconnecting publish.
         """
-        self._held = []
-        try:
-            for name, data, room in emits:
-                self.emit(name, data, namespace=NAMESPACE, room=room)
-            held = self._held
-        finally:
-            self._held = None
-        try:
-            if not getattr(self, "connected", False):  # set by the manager once it has connected
-                self._redis_connect()
-            pipe = self.redis.pipeline(transaction=False)
-            for message in held:
-                pipe.publish(self.channel, message)
-            pipe.execute()
-        except Exception:  # noqa: BLE001  Redis restarted: reconnect through the per-message path
-            log.warning("Redis pipeline failed; publishing %d events one by one", len(held))
-            self.connected = False
-            for message in held:
-                super()._publish(self.json.loads(message))
+        with self._lock:
+            self._held = []
+            try:
+                for name, data, room in emits:
+                    self.emit(name, data, namespace=NAMESPACE, room=room)
+                held = self._held
+            finally:
+                self._held = None
+            try:
+                if not getattr(self, "connected", False):  # set by the manager once it has connected
+                    self._redis_connect()
+                pipe = self.redis.pipeline(transaction=False)
+                for message in held:
+                    pipe.publish(self.channel, message)
+                pipe.execute()
+            except Exception:  # noqa: BLE001  Redis restarted: reconnect through the per-message path
+                log.warning("Redis pipeline failed; publishing %d events one by one", len(held))
+                self.connected = False
+                for message in held:
+                    super()._publish(self.json.loads(message))
 
 
 class RedisLivePush:

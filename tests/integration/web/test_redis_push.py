@@ -123,3 +123,30 @@ def test_the_publisher_survives_a_redis_restart(
     push.emit_many([pop(seq) for seq in range(200, 205)])
     wait_for(lambda: len(received) == before + 5)
     assert [e["seq"] for e in received[before:]] == list(range(200, 205))
+
+
+def test_pushes_from_several_threads_each_arrive_whole_and_in_order(
+    listener: tuple[socketio.Client, list[dict[str, Any]]], redis_server: RedisServer
+) -> None:
+    """A daemon pushes from several executor threads at once: no batch loses, mixes or reorders events."""
+    _client, received = listener
+    push = RedisLivePush(redis_server.url)
+
+    def pusher(thread: int) -> None:
+        # Batches long enough (tens of ms to build) for the interpreter to switch threads inside one.
+        for batch in range(3):
+            first = 10_000 * thread + 1000 * batch
+            push.emit_many([pop(seq) for seq in range(first, first + 200)])
+
+    threads = [threading.Thread(target=pusher, args=(n,)) for n in range(1, 5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    wait_for(lambda: len(received) == 2400, limit=60)
+    seqs = [e["seq"] for e in received]
+    expected = [10_000 * t + 1000 * b + i for t in range(1, 5) for b in range(3) for i in range(200)]
+    assert sorted(seqs) == sorted(expected)
+    for start in range(0, 2400, 200):  # each batch went out as one contiguous, ordered run
+        run = seqs[start : start + 200]
+        assert run == list(range(run[0], run[0] + 200))
