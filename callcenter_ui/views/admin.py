@@ -6,6 +6,9 @@ Admins manage configuration, not ticket content (ASVS role table): nothing here 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import sqlalchemy.orm as so
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
@@ -74,135 +77,110 @@ def _back(anchor: str) -> BaseResponse:
     return redirect(url_for("admin.index") + f"#{anchor}")
 
 
-@bp.post("/users")
-def create_user() -> BaseResponse:
-    """Create a staff account."""
+Audit = tuple[str, str, str | int | None, dict[str, object] | None]
+
+
+def _save(anchor: str, work: Callable[[so.Session], Audit], refused_by: tuple[type[Exception], ...]) -> BaseResponse:
+    """Run one admin change for an admin: commit ``work``, audit what it returns, report, go back.
+
+    ``work`` returns the audit entry (action, object type, object id, fields); an exception of
+    ``refused_by`` is the admin's mistake and is shown as "not saved" instead of committed.
+    """
     refused = _guard()
     if refused is not None:
         return refused
-    f = request.form
     core = get_core(current_app)
     try:
         with core.session_factory() as db:
-            user = add_user(
-                db, f.get("username", ""), f.get("role", ""), f.get("password", ""), core.clock.now(),
-                organisation_code=f.get("organisation") or None, display_name=f.get("display_name") or None,
-                extension=f.get("extension") or None,
-            )  # fmt: skip
+            entry = work(db)
             db.commit()
-            user_id = user.id
-    except AccountError as exc:
+    except refused_by as exc:
         flash(gettext("Not saved: %(reason)s", reason=str(exc)), "error")
-        return _back("users")
-    _done("user.create", "user", user_id, {"role": f.get("role"), "username": f.get("username")})
+        return _back(anchor)
+    _done(*entry)
     flash(gettext("Saved"), "ok")
-    return _back("users")
+    return _back(anchor)
+
+
+@bp.post("/users")
+def create_user() -> BaseResponse:
+    """Create a staff account."""
+    f = request.form
+
+    def work(db: so.Session) -> Audit:
+        user = add_user(
+            db, f.get("username", ""), f.get("role", ""), f.get("password", ""), get_core(current_app).clock.now(),
+            organisation_code=f.get("organisation") or None, display_name=f.get("display_name") or None,
+            extension=f.get("extension") or None,
+        )  # fmt: skip
+        db.flush()
+        return "user.create", "user", user.id, {"role": f.get("role"), "username": f.get("username")}
+
+    return _save("users", work, (AccountError,))
 
 
 @bp.post("/users/<int:user_id>")
 def update_user(user_id: int) -> BaseResponse:
     """Change a staff account (role, organisation, extension, activity, password)."""
-    refused = _guard()
-    if refused is not None:
-        return refused
     f = request.form
-    core = get_core(current_app)
-    try:
-        with core.session_factory() as db:
-            changed = admin_service.update_user(
-                db, user_id, role=f.get("role", ""), organisation=f.get("organisation") or None,
-                extension=f.get("extension"), display_name=f.get("display_name"), active=f.get("active") == "1",
-                password=f.get("password") or None,
-            )  # fmt: skip
-            db.commit()
-    except admin_service.AdminError as exc:
-        flash(gettext("Not saved: %(reason)s", reason=str(exc)), "error")
-        return _back("users")
-    _done("user.update", "user", user_id, changed)
-    flash(gettext("Saved"), "ok")
-    return _back("users")
+
+    def work(db: so.Session) -> Audit:
+        changed = admin_service.update_user(
+            db, user_id, role=f.get("role", ""), organisation=f.get("organisation") or None,
+            extension=f.get("extension"), display_name=f.get("display_name"), active=f.get("active") == "1",
+            password=f.get("password") or None,
+        )  # fmt: skip
+        return "user.update", "user", user_id, changed
+
+    return _save("users", work, (admin_service.AdminError,))
 
 
 @bp.post("/organisations/<code>")
 def update_organisation(code: str) -> BaseResponse:
     """Edit an organisation's contacts and duty phone."""
-    refused = _guard()
-    if refused is not None:
-        return refused
     f = request.form
     values = {k: f.get(k) for k in ("name", "email", "phone", "duty_phone", "duty_team")}
-    core = get_core(current_app)
-    try:
-        with core.session_factory() as db:
-            changed = admin_service.update_organisation(db, code[:40], values, active=f.get("active") == "1")
-            db.commit()
-    except admin_service.AdminError as exc:
-        flash(gettext("Not saved: %(reason)s", reason=str(exc)), "error")
-        return _back("organisations")
-    _done("organisation.update", "organisation", code[:40], changed)
-    flash(gettext("Saved"), "ok")
-    return _back("organisations")
+
+    def work(db: so.Session) -> Audit:
+        changed = admin_service.update_organisation(db, code[:40], values, active=f.get("active") == "1")
+        return "organisation.update", "organisation", code[:40], changed
+
+    return _save("organisations", work, (admin_service.AdminError,))
 
 
 @bp.post("/categories/<code>")
 def update_category(code: str) -> BaseResponse:
     """Edit a category's routing and resolution time."""
-    refused = _guard()
-    if refused is not None:
-        return refused
     f = request.form
-    core = get_core(current_app)
-    try:
-        hours = int(f.get("resolve_hours", "0"))
-        with core.session_factory() as db:
-            changed = admin_service.update_category(
-                db, code[:40], name=f.get("name", ""), organisation=f.get("organisation") or None,
-                resolve_hours=hours, priority=f.get("priority", ""), active=f.get("active") == "1",
-            )  # fmt: skip
-            db.commit()
-    except (admin_service.AdminError, ValueError) as exc:
-        flash(gettext("Not saved: %(reason)s", reason=str(exc)), "error")
-        return _back("categories")
-    _done("category.update", "category", code[:40], changed)
-    flash(gettext("Saved"), "ok")
-    return _back("categories")
+
+    def work(db: so.Session) -> Audit:
+        changed = admin_service.update_category(
+            db, code[:40], name=f.get("name", ""), organisation=f.get("organisation") or None,
+            resolve_hours=int(f.get("resolve_hours", "0")), priority=f.get("priority", ""),
+            active=f.get("active") == "1",
+        )  # fmt: skip
+        return "category.update", "category", code[:40], changed
+
+    return _save("categories", work, (admin_service.AdminError, ValueError))
 
 
 @bp.post("/categories/<code>/rules")
 def add_rule(code: str) -> BaseResponse:
     """Add a keyword rule to a category (the classifier picks it up at once)."""
-    refused = _guard()
-    if refused is not None:
-        return refused
     f = request.form
-    core = get_core(current_app)
-    try:
-        with core.session_factory() as db:
-            rule = admin_service.add_rule(db, code[:40], f.get("pattern", ""), int(f.get("weight", "1") or 1))
-            db.commit()
-            rule_id, pattern = rule.id, rule.pattern
-    except (admin_service.AdminError, ValueError) as exc:
-        flash(gettext("Not saved: %(reason)s", reason=str(exc)), "error")
-        return _back("categories")
-    _done("rule.create", "keyword_rule", rule_id, {"category": code[:40], "pattern": pattern})
-    flash(gettext("Saved"), "ok")
-    return _back("categories")
+
+    def work(db: so.Session) -> Audit:
+        rule = admin_service.add_rule(db, code[:40], f.get("pattern", ""), int(f.get("weight", "1") or 1))
+        return "rule.create", "keyword_rule", rule.id, {"category": code[:40], "pattern": rule.pattern}
+
+    return _save("categories", work, (admin_service.AdminError, ValueError))
 
 
 @bp.post("/rules/<int:rule_id>/delete")
 def delete_rule(rule_id: int) -> BaseResponse:
     """Delete a keyword rule."""
-    refused = _guard()
-    if refused is not None:
-        return refused
-    core = get_core(current_app)
-    try:
-        with core.session_factory() as db:
-            pattern = admin_service.delete_rule(db, rule_id)
-            db.commit()
-    except admin_service.AdminError as exc:
-        flash(gettext("Not saved: %(reason)s", reason=str(exc)), "error")
-        return _back("categories")
-    _done("rule.delete", "keyword_rule", rule_id, {"pattern": pattern})
-    flash(gettext("Saved"), "ok")
-    return _back("categories")
+
+    def work(db: so.Session) -> Audit:
+        return "rule.delete", "keyword_rule", rule_id, {"pattern": admin_service.delete_rule(db, rule_id)}
+
+    return _save("categories", work, (admin_service.AdminError,))

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from callcenter_ui.sockets import NAMESPACE, init_socketio
 from callcenter_ui.views.console import IDLE_SECONDS
 from core.bootstrap import Core
-from core.db.models import AuditEvent, Call, Ticket
+from core.db.models import AuditEvent, Call, KeywordRule, Ticket, User
 from core.messages import Channel, ReceiveReport
 from core.services import stats
 from core.services.accounts import add_user
@@ -127,6 +127,44 @@ def test_admin_rule_takes_effect_at_once(core: Core, login: Login) -> None:
     with core.session_factory() as db:
         assert db.scalar(sa.select(AuditEvent.action).where(AuditEvent.action == "rule.create")) == "rule.create"
     assert operator.get("/admin").headers["Location"].endswith("/console")
+
+
+def test_admin_changes_are_saved_audited_or_refused(core: Core, login: Login) -> None:
+    """Every admin form commits and audits its change; a bad value is "not saved"; other staff are sent away."""
+    client, token = login("admin")
+    created = client.post(
+        "/admin/users",
+        data={
+            "username": "operater9",
+            "role": "operator",
+            "password": "dovoljno-duga-lozinka",
+            "extension": "209",
+            "csrf_token": token,
+        },  # fmt: skip
+    )
+    assert created.headers["Location"].endswith("/admin#users")
+    bad_hours = client.post(
+        "/admin/categories/putevi", data={"name": "Путеви", "resolve_hours": "дуго", "csrf_token": token}
+    )
+    assert bad_hours.headers["Location"].endswith("/admin#categories")
+    client.post("/admin/categories/putevi/rules", data={"pattern": "шахта", "weight": "1", "csrf_token": token})
+    with core.session_factory() as db:
+        user = db.scalars(sa.select(User).where(User.username == "operater9")).one()
+        assert user.extension == "209"
+        rule_id = db.scalars(sa.select(KeywordRule.id).where(KeywordRule.pattern == "шахта")).one()
+    client.post(f"/admin/rules/{rule_id}/delete", data={"csrf_token": token})
+    with core.session_factory() as db:
+        audited = db.execute(sa.select(AuditEvent.action, AuditEvent.object_id).order_by(AuditEvent.id)).all()
+        assert db.get(KeywordRule, rule_id) is None
+    assert [a for a, _ in audited if a.startswith(("user.", "category.", "rule."))] == [
+        "user.create", "rule.create", "rule.delete"
+    ]  # fmt: skip
+    assert ("user.create", str(user.id)) in [(a, str(o)) for a, o in audited]
+    operator, operator_token = login("operator", extension="201")
+    refused = operator.post(f"/admin/users/{user.id}", data={"role": "admin", "csrf_token": operator_token})
+    assert refused.headers["Location"].endswith("/console")
+    with core.session_factory() as db:
+        assert db.get(User, user.id).role == "operator"  # type: ignore[union-attr]
 
 
 def test_language_switch_is_remembered_and_never_redirects_away(app: Flask, login: Login) -> None:
