@@ -12,11 +12,11 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from time import monotonic
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -31,6 +31,8 @@ from core.services.health import report_status
 from core.services.history import caller_histories
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MAX_CALLER = 256
 MAX_LEGS = 100  # ringall retries add a leg every ~22 s; beyond this a call is pathological
@@ -200,47 +202,6 @@ def _find(session: so.Session, linkedid: str) -> Call | None:
     return session.scalar(sa.select(Call).where(Call.linkedid == linkedid[:64]))
 
 
-def _open(
-    session: so.Session,
-    *,
-    linkedid: str,
-    caller_raw: str | None,
-    caller_name: str | None,
-    did: str | None,
-    at: datetime,
-    channel: str | None = None,
-) -> Call:
-    """Return the call for ``linkedid``, creating it once even when two writers race."""
-    found = _find(session, linkedid)
-    if found is not None:
-        return found
-    raw = _clean(caller_raw)
-    phone = parse_phone(raw)
-    citizen = None
-    if phone is not None and phone.e164:
-        # Only a number that parses is a person we can find again; "anonymous" is nobody.
-        citizen = citizens.find_or_create(session, phone=phone, email=None, name=None, now=at)
-    call = Call(
-        linkedid=linkedid[:64],
-        direction="in",
-        caller_raw=raw,
-        caller_name=_clean(caller_name),
-        citizen_id=citizen.id if citizen else None,
-        state="ringing",
-        started_at=at,
-        meta={"did": _clean(did, 64), "channel": _clean(channel, 120), "legs": {}},
-    )
-    try:
-        with session.begin_nested():
-            session.add(call)
-    except sa_exc.IntegrityError:
-        found = _find(session, linkedid)
-        if found is None:
-            raise
-        return found
-    return call
-
-
 def _operator(session: so.Session, extension: str) -> User | None:
     return session.scalar(
         sa.select(User).where(User.extension == extension[:20], User.active.is_(True)).order_by(User.id).limit(1)
@@ -396,12 +357,19 @@ def open_and_ring(
     on the same call row. The caller histories of every call touched are looked up in one batch
     and cached for later legs. A queue note for a call we never saw open is ignored.
     """
+    return _once_more_on_race(lambda: _open_and_ring(uow, openings, rings, queued))
+
+
+def _once_more_on_race(work: Callable[[], T]) -> T:
+    """Run a unit of work that may open calls; if another writer opened one first, run it once more.
+
+    The other writer's row is committed by the time our INSERT fails on the unique Linkedid, so
+    the second pass finds it instead of inserting it again.
+    """
     try:
-        return _open_and_ring(uow, openings, rings, queued)
+        return work()
     except sa_exc.IntegrityError:
-        # Another writer opened one of these calls between our lookup and our insert. Its row is
-        # committed now, so the second pass finds it instead of inserting it again.
-        return _open_and_ring(uow, openings, rings, queued)
+        return work()
 
 
 def _open_and_ring(
@@ -587,15 +555,17 @@ def call_ended(
     timezone: str = "Europe/Sarajevo",
 ) -> None:
     """End the call (caller leg hung up, or vanished during an outage); missed calls join the list."""
-    with uow:
-        session = uow.session
-        call = _find(session, linkedid)
-        if call is None:
-            call = _open(session, linkedid=linkedid, caller_raw=caller_raw, caller_name=None, did=None, at=at)
-        if call.state == "ended":
-            return
-        _end(uow, call, outcome=outcome, cause=cause, at=at, via_resync=via_resync, timezone=timezone)
-        uow.commit()
+
+    def work() -> None:
+        with uow:
+            opening = Opening(linkedid=linkedid, caller_raw=caller_raw, caller_name=None, did=None, at=at)
+            call = _calls_for(uow.session, [opening])[linkedid[:64]]
+            if call.state == "ended":
+                return
+            _end(uow, call, outcome=outcome, cause=cause, at=at, via_resync=via_resync, timezone=timezone)
+            uow.commit()
+
+    _once_more_on_race(work)
 
 
 def reconcile(
