@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.datagen import bench_database  # noqa: E402  after the path fix above
+from bench.datagen import bench_database, generate  # noqa: E402  after the path fix above
 from core.db.base import create_engine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,51 +77,6 @@ class Result:
             return float("nan")
         ordered = sorted(self.latencies)
         return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def generate_tickets(url: str, *, citizens: int, tickets: int) -> float:
-    """Insert citizens and tickets with generate_series (64-bit arithmetic, so a million rows fit)."""
-    start = time.perf_counter()
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("SET LOCAL statement_timeout = 0"))
-        conn.execute(
-            sa.text(
-                """
-                INSERT INTO citizen (phone_key, phone_e164, phone_raw, phone_valid, script, consent, sms_transliterate,
-                                     created_at)
-                SELECT '+38765' || lpad(i::text, 7, '0'), '+38765' || lpad(i::text, 7, '0'),
-                       '065' || lpad(i::text, 7, '0'), true, 'sr-Cyrl', false, false, now()
-                FROM generate_series(1, :n) AS i
-                """
-            ),
-            {"n": citizens},
-        )
-        conn.execute(
-            sa.text(
-                """
-                INSERT INTO ticket (code, channel, citizen_id, category_id, organisation_id, description, place, status,
-                                    priority, search_text, created_at, updated_at, answer_due, resolve_due, answered_at,
-                                    reopened_count)
-                SELECT '48-' || (2020 + i / 200000) || '-' || lpad((1 + i % 200000)::text, 6, '0'),
-                       (ARRAY['phone','sms','email','voicemail','walk-in'])[1 + i % 5],
-                       c.id, cat.id, cat.organisation_id, 'Опис пријаве број ' || i, 'Котор Варош',
-                       (ARRAY['assigned','in_progress','resolved','closed','new'])[1 + i % 5], 'normal',
-                       'opis prijave broj ' || i, ts, ts, ts + interval '48 hours', ts + interval '10 days',
-                       CASE WHEN i % 3 = 0 THEN NULL ELSE ts + interval '5 hours' END, 0
-                FROM (SELECT i, now() - (i % 2000) * interval '1 hour' - (i / 2000) * interval '1 minute' AS ts,
-                             1 + (i::bigint * 7919) % :citizens AS cid, 1 + i % 11 AS catn
-                      FROM generate_series(1, :n) AS i) g
-                JOIN citizen c ON c.id = g.cid
-                JOIN category cat ON cat.id = g.catn
-                """
-            ),
-            {"n": tickets, "citizens": citizens},
-        )
-    with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("VACUUM ANALYZE"))
-    engine.dispose()
-    return time.perf_counter() - start
 
 
 def add_history(url: str) -> float:
@@ -321,7 +276,7 @@ def main() -> None:
             # S48_BENCH_DATABASE_URL pointing at a database filled by an earlier run: measure it as it is.
             print(f"reusing {existing:,} tickets already in the database (--tickets ignored)")
         else:
-            took = generate_tickets(url, citizens=args.citizens, tickets=args.tickets)
+            took = generate(url, citizens=args.citizens, tickets=args.tickets, messages=0, calls=0)
             took += add_history(url)
             print(f"generated {args.tickets:,} tickets (+{2 * args.tickets:,} history rows) in {took:.1f} s")
         codes = sample_codes(url, 2000)
