@@ -34,16 +34,8 @@ def _rate(tally: Tally, lang: str) -> str:
 
 
 def _wrap(text: str, width: int) -> str:
-    """Wrap a long label onto several lines for a chart axis."""
-    words, lines, line = text.split(), [], ""
-    for word in words:
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    lines.append(line)
-    return "\n".join(lines[:3])
+    """Wrap a long label onto at most three lines for a chart axis."""
+    return "\n".join(_wrap_long(text, width)[:3])
 
 
 def _barh(fig: Figure, rect: tuple[float, float, float, float], title: str, items: Iterable[tuple[str, int]]) -> None:
