@@ -41,6 +41,16 @@ def bench_database(*, fsync: bool = True) -> Iterator[str]:
             destroy_cluster(cluster)
 
 
+# Complaints in both scripts, as citizens write them (the SMS and e-mail benchmarks fill in {n}).
+COMPLAINTS = [
+    "Нема воде у улици {n}. од јутрос, молим хитну интервенцију.",
+    "Kontejner kod zgrade {n} nije odvezen dvije sedmice.",
+    "Javna rasvjeta ne radi u ulici {n}, mrak je.",
+    "Ударна рупа на путу према Хрваћанима, код куће број {n}.",
+    "Pas lutalica kod škole, broj {n}, djeca se boje.",
+]
+
+
 def phone_of(i: int) -> str:
     """Return the E.164 number of generated citizen ``i`` (valid BiH mobile range +38765…)."""
     return f"+38765{i:07d}"

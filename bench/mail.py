@@ -23,6 +23,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from PIL import Image
 
+from bench.datagen import COMPLAINTS
 from core.bootstrap import bootstrap
 from core.config import load_settings
 from core.db import migrate
@@ -32,14 +33,6 @@ from core.seed import seed
 from email_channel.daemon import MailIntake, MailOptions
 from email_channel.imap import ImapConfig, ImapMailbox
 from tests.integration.mail.servers import PASSWORD, start_dovecot
-
-COMPLAINTS = [
-    "Нема воде у улици {n}. од јутрос, молим хитну интервенцију.",
-    "Kontejner kod zgrade {n} nije odvezen dvije sedmice.",
-    "Javna rasvjeta ne radi u ulici {n}, mrak je.",
-    "Ударна рупа на путу према Хрваћанима, код куће број {n}.",
-    "Pas lutalica kod škole, broj {n}, djeca se boje.",
-]
 
 
 def photo() -> bytes:

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from typing_extensions import override
 
+from bench.datagen import COMPLAINTS
 from core.bootstrap import bootstrap
 from core.config import load_settings
 from core.db import migrate
@@ -35,13 +36,6 @@ from sms_modem.daemon import build_daemon
 from sms_modem.encoding import plan
 from sms_modem.modem import GammuModem, Inbox, inject_dummy_sms, write_dummy_config
 
-COMPLAINTS = [
-    "Нема воде у улици {n}. од јутрос, молим хитну интервенцију.",
-    "Kontejner kod zgrade {n} nije odvezen dvije sedmice.",
-    "Javna rasvjeta ne radi u ulici {n}, mrak je.",
-    "Ударна рупа на путу према Хрваћанима, код куће број {n}.",
-    "Pas lutalica kod škole, broj {n}, djeca se boje.",
-]
 LONG = (
     "Поштовани, у улици Краља Петра I број {n} већ недељу дана не ради јавна расвјета. Звао сам прије три "
     "дана, али нико није дошао. Дјеца се враћају из школе по мраку. Молим вас да пошаљете екипу."
