@@ -228,28 +228,28 @@ def _cached_history(linkedid: str) -> dict[str, Any] | None:
         return hit[1] if hit is not None and monotonic() - hit[0] < _HISTORY_TTL else None
 
 
-def _remember_histories(session: so.Session, calls: Collection[Call]) -> None:
-    """Look up (in one batch) and cache the caller history of every call not cached yet."""
-    missing = [c for c in calls if _cached_history(c.linkedid) is None]
+def _remember_histories(session: so.Session, calls: Collection[Call]) -> dict[str, dict[str, Any]]:
+    """Return each call's caller history by Linkedid, looking up (in one batch) and caching the missing."""
+    found: dict[str, dict[str, Any]] = {}
+    missing: list[Call] = []
+    for call in calls:
+        cached = _cached_history(call.linkedid)
+        if cached is None:
+            missing.append(call)
+        else:
+            found[call.linkedid] = cached
     if not missing:
-        return
+        return found
     histories = caller_histories(session, {c.caller_raw for c in missing})
     now = monotonic()
     with _history_lock:
         for call in missing:
-            _history_cache[call.linkedid] = (now, histories[call.caller_raw])
+            found[call.linkedid] = histories[call.caller_raw]
+            _history_cache[call.linkedid] = (now, found[call.linkedid])
             _history_cache.move_to_end(call.linkedid)
         while len(_history_cache) > _HISTORY_MAX:
             _history_cache.popitem(last=False)
-
-
-def _history_for(session: so.Session, call: Call) -> dict[str, Any]:
-    """Return the caller's history for this call, from the per-call cache when fresh."""
-    history = _cached_history(call.linkedid)
-    if history is None:
-        _remember_histories(session, [call])
-        history = _cached_history(call.linkedid) or caller_histories(session, [call.caller_raw])[call.caller_raw]
-    return history
+    return found
 
 
 @dataclass(frozen=True)
@@ -389,8 +389,7 @@ def _open_and_ring(
                     noted.queue = q.queue[:80]
             popped = [_add_leg(calls[r.linkedid[:64]], r) for r in rings]
         session.flush()  # one INSERT for the new calls, legs included; UPDATEs only for calls seen before
-        if everything:
-            _remember_histories(session, [calls[o.linkedid[:64]] for o in everything])
+        histories = _remember_histories(session, [calls[o.linkedid[:64]] for o in everything])
         for ring, pops in zip(rings, popped, strict=True):
             if pops:
                 call = calls[ring.linkedid[:64]]
@@ -402,7 +401,7 @@ def _open_and_ring(
                         "extension": ring.extension,
                         "leg": ring.leg,
                         "call": call_summary(call, session),
-                        "history": _history_for(session, call),
+                        "history": histories[call.linkedid],
                     },
                     audience=f"ext:{ring.extension}",
                 )
