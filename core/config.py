@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_HTTP_PORT = 8048
+DEFAULT_PUBLIC_PORT = 8049
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +36,14 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = DEFAULT_HTTP_PORT
+    # The public node (``sistem48 public``): the pages and APIs anyone may read, under a production
+    # WSGI server, apart from the operators' web node so that a rush of citizens never slows a call.
+    public_host: str = "127.0.0.1"
+    public_port: int = DEFAULT_PUBLIC_PORT
+    public_processes: int = 2
+    public_threads: int = 4
+    # Where staff log in: the public node links there (it serves no staff pages itself).
+    console_url: str = "http://127.0.0.1:8048"
     timezone: str = "Europe/Sarajevo"
     # SLA thresholds (hours after receipt) for the status answer; the promise itself is 48 h.
     answer_hours: int = 48
@@ -126,6 +135,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
         secret_key=secret,
         http_host=http_host,
         http_port=http_port,
+        public_host=get("PUBLIC_HOST") or http_host,
+        public_port=int(get("PUBLIC_PORT") or DEFAULT_PUBLIC_PORT),
+        public_processes=int(get("PUBLIC_PROCESSES") or os.cpu_count() or 2),
+        public_threads=int(get("PUBLIC_THREADS") or 4),
+        console_url=(get("CONSOLE_URL") or f"http://{http_host}:{http_port}").rstrip("/"),
         timezone=get("TIMEZONE") or "Europe/Sarajevo",
         outbox_redrive_seconds=int(get("OUTBOX_REDRIVE_SECONDS") or 60),
         sweep_interval_seconds=float(get("SWEEP_INTERVAL_SECONDS") or 60),

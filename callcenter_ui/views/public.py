@@ -135,7 +135,7 @@ def current_language() -> str:
     return i18n.language_of(request.cookies.get(LANG_COOKIE))
 
 
-def _page(template: str, status: int = 200, **context: Any) -> Response:
+def _page(template: str, status: int = 200, *, lang: str | None = None, **context: Any) -> Response:
     """Render a public page with the language helpers, remembering an explicit language choice.
 
     The template is rendered by Jinja directly, without Flask's context processors (Flask-Babel's
@@ -144,7 +144,7 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     (``T``, ``links``), computed once per language and app; only words with a value filled in (a
     date, a code) go through ``t()``, which costs a Jinja call each.
     """
-    lang = current_language()
+    lang = lang or current_language()
     core = get_core(current_app)
     tz = core.settings.timezone
 
@@ -190,7 +190,10 @@ def _links() -> dict[str, str]:
             "feed": url_for("public.atom_feed"),
             "portal": url_for("public.portal"),
             "week": url_for("public.week_page"),
-            "login": url_for("auth.login"),
+            # The public node serves no staff pages: its link goes to the operators' web node.
+            "login": url_for("auth.login")
+            if "auth.login" in current_app.view_functions
+            else f"{get_core(current_app).settings.console_url}/login",
         }
     return links
 
@@ -277,7 +280,8 @@ def track(code: str) -> Response:
     if ticket is None:
         return _not_found()
     lang = current_language()
-    return _no_store(_page("public/ticket.html", ticket=ticket, title=i18n.t("tracking_title", lang, code=ticket.code)))
+    title = i18n.t("tracking_title", lang, code=ticket.code)
+    return _no_store(_page("public/ticket.html", lang=lang, ticket=ticket, title=title))
 
 
 def _week_report(core: Core, year: int, week: int) -> WeeklyReport:
