@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from core.db.fixed import FixedQuery
 from core.db.models import Category, Citizen, Message, Organisation, Place, StatusChange, Ticket, Voicemail
 from core.domain.tickets import FINAL_STATUSES, OPEN_STATUSES, Status, is_code
 from core.text import fold, to_latin
@@ -510,7 +511,7 @@ def _find_statement() -> sa.Select[*tuple[Any, ...]]:
     )
 
 
-_FIND = _find_statement()
+_FIND = FixedQuery(_find_statement())
 
 
 def find_public(db: Db, code: str, now: datetime) -> PublicTicket | None:
@@ -519,7 +520,7 @@ def find_public(db: Db, code: str, now: datetime) -> PublicTicket | None:
     if not is_code(code):
         return None
     conn = _conn(db)
-    rows = conn.execute(_FIND, {"code": code}).all()
+    rows = _FIND.rows(conn, {"code": code})
     if not rows:
         return None
     row = rows[0]
@@ -621,7 +622,7 @@ def _listing_statement() -> sa.Select[*tuple[Any, ...]]:
 _BY_CODES = (
     _listing_statement().where(Ticket.code.in_(sa.bindparam("codes", expanding=True))).limit(sa.bindparam("limit"))
 )
-_BY_CODE = _listing_statement().where(Ticket.code == sa.bindparam("code"))
+_BY_CODE = FixedQuery(_listing_statement().where(Ticket.code == sa.bindparam("code")))
 
 
 def open311_requests(db: Db, query: Open311Query, now: datetime) -> list[PublicTicket]:
@@ -634,7 +635,7 @@ def open311_requests(db: Db, query: Open311Query, now: datetime) -> list[PublicT
     conn = _conn(db)
     limit = max(1, min(query.limit, MAX_OPEN311))
     if len(query.codes) == 1:
-        rows = conn.execute(_BY_CODE, {"code": query.codes[0]}).all()
+        rows: Sequence[Any] = _BY_CODE.rows(conn, {"code": query.codes[0]})
     elif query.codes:
         # The spec: a list of ids overrides every other argument.
         rows = conn.execute(_BY_CODES, {"codes": list(query.codes[:MAX_OPEN311]), "limit": limit}).all()
