@@ -117,6 +117,14 @@ def web() -> None:
 
 
 @main.command()
+def public() -> None:
+    """Serve the public pages and Open311 (uWSGI; several processes)."""
+    from sistem48.public import serve
+
+    serve(load_settings())
+
+
+@main.command()
 @click.option("--queues", default="default", show_default=True)
 @click.option("--concurrency", default=2, show_default=True)
 @click.option("--pool", default="prefork", show_default=True, type=click.Choice(["prefork", "solo", "threads"]))

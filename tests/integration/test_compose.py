@@ -15,6 +15,7 @@ EXPECTED = {
     "redis",
     "migrate",
     "web",
+    "public",
     "worker",
     "beat",
     "telephony",
