@@ -2,11 +2,13 @@
 
 Run by hand (not part of the test suite)::
 
-    .venv/bin/python bench/public.py --tickets 1000000 --server gunicorn --workers 2 --threads 4
+    .venv/bin/python bench/public.py --tickets 1000000 --rounds 3
 
 Tickets (with their public history) are generated inside PostgreSQL by ``bench/datagen.py``; the app
-is served by a real WSGI server in a subprocess on 127.0.0.1, and an asyncio HTTP/1.1 keep-alive
-client on loopback measures requests/s and latency percentiles for each path in turn.
+is served as in production, by ``sistem48 public`` (uWSGI, ``--workers`` processes of ``--threads``
+threads) in a subprocess on 127.0.0.1, and an asyncio HTTP/1.1 keep-alive client on loopback measures
+requests/s and latency percentiles for each path in turn. ``--server gunicorn|waitress|werkzeug``
+serves the whole app under another server instead, for comparison.
 
 Besides throughput it prints the CPU time per request spent by the client itself, the web server's
 processes and PostgreSQL's (from /proc), which tells whether the client on the same cores is the
@@ -135,7 +137,12 @@ def free_port() -> int:
 def start_server(kind: str, url: str, port: int, workers: int, threads: int, var_dir: str) -> subprocess.Popen[bytes]:
     """Start the web app under a WSGI server in a subprocess and wait until it answers."""
     env = {**os.environ, "S48_DATABASE_URL": url, "S48_VAR_DIR": var_dir, "PYTHONPATH": str(ROOT)}
-    if kind == "gunicorn":
+    if kind == "public":
+        # The production public node, exactly as docker-compose runs it: `sistem48 public` (uWSGI).
+        env |= {"S48_PUBLIC_HOST": "127.0.0.1", "S48_PUBLIC_PORT": str(port), "S48_PUBLIC_PROCESSES": str(workers),
+                "S48_PUBLIC_THREADS": str(threads)}  # fmt: skip
+        cmd = [str(VENV_BIN / "sistem48"), "public"]
+    elif kind == "gunicorn":
         cmd = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}",
                "--log-level", "warning", "callcenter_ui:create_app()"]  # fmt: skip
     elif kind == "waitress":
@@ -257,9 +264,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--citizens", type=int, default=100_000)
-    parser.add_argument("--server", choices=("gunicorn", "waitress", "werkzeug"), default="gunicorn")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument(
+        "--server",
+        choices=("public", "gunicorn", "waitress", "werkzeug"),
+        default="public",
+        help="public: `sistem48 public` (production); the others serve the whole app, for comparison",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="threads per worker")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=1, help="measure every path this many times, interleaved")

@@ -41,7 +41,9 @@ class Settings:
     public_host: str = "127.0.0.1"
     public_port: int = DEFAULT_PUBLIC_PORT
     public_processes: int = 2
-    public_threads: int = 4
+    # Two threads per process overlap a database round trip with work without fighting over the GIL:
+    # measured against four (bench/public.py), the same throughput or more and half the p99 latency.
+    public_threads: int = 2
     # Where staff log in: the public node links there (it serves no staff pages itself).
     console_url: str = "http://127.0.0.1:8048"
     timezone: str = "Europe/Sarajevo"
@@ -138,7 +140,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
         public_host=get("PUBLIC_HOST") or http_host,
         public_port=int(get("PUBLIC_PORT") or DEFAULT_PUBLIC_PORT),
         public_processes=int(get("PUBLIC_PROCESSES") or os.cpu_count() or 2),
-        public_threads=int(get("PUBLIC_THREADS") or 4),
+        public_threads=int(get("PUBLIC_THREADS") or 2),
         console_url=(get("CONSOLE_URL") or f"http://{http_host}:{http_port}").rstrip("/"),
         timezone=get("TIMEZONE") or "Europe/Sarajevo",
         outbox_redrive_seconds=int(get("OUTBOX_REDRIVE_SECONDS") or 60),
