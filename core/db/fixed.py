@@ -10,7 +10,8 @@ Driver errors become SQLAlchemy's exceptions and a dropped connection is invalid
 ``Connection.execute`` does, so ``core.services.public.read`` still retries it.
 
 Only dialects with named parameters take this path (PostgreSQL through psycopg); SQLite, the embedded
-default, keeps SQLAlchemy's. Statements with expanding (``IN``) parameters cannot be fixed.
+default, keeps SQLAlchemy's. Statements with expanding (``IN``) or literal-execute parameters
+cannot be fixed.
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ class FixedQuery:
         row = namedtuple("Row", list(statement.selected_columns.keys()))  # type: ignore[misc]  # noqa: PYI024
         self._make: Callable[[Iterable[Any]], tuple[Any, ...]] = row._make
         self._plans: dict[str, _Plan] = {}
-        # Refused on every backend, not only where the statement would take the fast path.
-        if any(bind.expanding for bind in statement.compile().binds.values()):
-            raise ValueError("a FixedQuery cannot have expanding (IN) parameters")
+        # Refused on every backend, not only where the statement would take the fast path: these
+        # parameters are rendered into the SQL text at each execution, so no text is fixed.
+        if any(bind.expanding or bind.literal_execute for bind in statement.compile().binds.values()):
+            raise ValueError("a FixedQuery cannot have expanding (IN) or literal-execute parameters")
 
     def _plan(self, dialect: sa.Dialect) -> _Plan:
         """Return (and remember) the statement compiled for ``dialect``."""

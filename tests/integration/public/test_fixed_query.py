@@ -55,10 +55,12 @@ def test_bind_processors_apply(core: Core, client: FlaskClient, supervisor: User
             assert fast == slow and fast
 
 
-def test_expanding_parameters_are_refused() -> None:
-    """An IN list is re-rendered per execution, so it cannot be compiled once."""
+def test_parameters_rendered_per_execution_are_refused() -> None:
+    """An IN list or a literal-execute value is rendered into the SQL per execution: no fixed text."""
     with pytest.raises(ValueError, match="expanding"):
         FixedQuery(sa.select(Ticket.id).where(Ticket.code.in_(sa.bindparam("codes", expanding=True))))
+    with pytest.raises(ValueError, match="literal-execute"):
+        FixedQuery(sa.select(Ticket.id).where(Ticket.code == sa.bindparam("code", literal_execute=True)))
 
 
 def test_a_dropped_connection_is_invalidated(core: Core, client: FlaskClient, supervisor: User) -> None:
