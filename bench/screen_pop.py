@@ -16,7 +16,8 @@ Each round sends 20 Newchannel frames and then 20 DialBegin frames back to back 
 once, each from an existing citizen with five tickets) and waits for the 20 pops; latency runs from
 each DialBegin leaving the server. Each mode has its own AMI server and long-running daemon, and the
 rounds alternate between them; the first round of each is a warm-up.
-PostgreSQL: a private cluster (tests/support/pg.py) unless ``S48_BENCH_DATABASE_URL`` is set;
+PostgreSQL: a private cluster with fsync and synchronous commit on, as in production
+(tests/support/pg.py), unless ``S48_BENCH_DATABASE_URL`` is set;
 Redis: a private redis-server (tests/support/redis_server.py).
 """
 
@@ -281,7 +282,8 @@ def main() -> None:
     cluster = None
     url = os.environ.get("S48_BENCH_DATABASE_URL")
     if url is None:
-        cluster = start_cluster()
+        # Durable commits, as in production: the pop's commit is on the measured path.
+        cluster = start_cluster(fsync=True)
         cluster.execute("CREATE DATABASE bench")
         url = cluster.url("bench")
     redis_server = start_redis()
