@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.sms [--messages 1000] [--database-url postgresql+psycopg://…]
 
-Without ``--database-url`` a private PostgreSQL cluster is started (tests/support/pg.py) and removed.
+Without ``--database-url`` a private PostgreSQL cluster (fsync on, as in production) is started
+(tests/support/pg.py) and removed.
 Inbound: N SMS (4 in 5 single, 1 in 5 a 3-part Cyrillic message) are put on the Gammu dummy modem,
 then the real daemon ticks until the SIM is empty; time inside the modem adapter (GetNextSMS walk,
 DeleteSMS) is measured apart from ours (joining, intake, commits). Outbound: 200 realistic replies,
@@ -153,7 +154,7 @@ def main() -> None:
         else:
             from tests.support.pg import destroy_cluster, start_cluster
 
-            cluster = start_cluster()
+            cluster = start_cluster(fsync=True)  # durable commits, as in production: each SMS commits
             try:
                 cluster.execute("CREATE DATABASE bench")
                 url = cluster.url("bench")

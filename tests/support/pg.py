@@ -70,7 +70,8 @@ class PgCluster:
 
     def start(self) -> None:
         """Start (or restart) the server and wait until it accepts connections."""
-        # Tests run without fsync (speed); benchmarks keep it on, as production does.
+        # Tests run without fsync (speed); benchmarks with commits on the measured path (screen pop,
+        # SMS intake) turn it on, as production has it.
         durability = "" if self.fsync else " -c fsync=off -c synchronous_commit=off"
         opts = f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c max_connections=200{durability}"
         self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.data / "log"), "-w", "start")
