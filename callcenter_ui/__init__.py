@@ -21,7 +21,7 @@ csrf = CSRFProtect()
 EXTENSION = "s48"
 
 
-# What the public node serves (``sistem48 public``): the pages and APIs anyone may read, and health.
+# What the public node serves (``sistem48 public``): the pages and APIs anyone may read, and liveness.
 PUBLIC_FEATURES = ("public", "open311")
 # Headers every response carries unless a view set its own (see ``_headers``).
 SECURITY_HEADERS = (
@@ -61,7 +61,8 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, pu
     """Build the Flask app; ``core`` is injected by tests and ``sistem48 web``, else bootstrapped here.
 
     ``public_only`` builds the public node's app (``sistem48 public``): the portal, tracking pages,
-    weekly overview, feed, Open311 and health, and nothing a member of staff logs in to.
+    weekly overview, feed, Open311 and ``/healthz``; nothing a member of staff logs in to, and not the
+    operations endpoints (``/readyz``, ``/metrics``).
     """
     from sistem48.runtime import build_core
 
@@ -84,11 +85,12 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, pu
 
     from callcenter_ui.views import FEATURE_BLUEPRINTS, api, auth, health
 
-    app.register_blueprint(health.bp)
+    app.register_blueprint(health.live)
     if public_only:
         for blueprint in FEATURE_BLUEPRINTS(PUBLIC_FEATURES):
             app.register_blueprint(blueprint)
     else:
+        app.register_blueprint(health.bp)
         app.register_blueprint(auth.bp)
         app.register_blueprint(api.bp)
         for blueprint in FEATURE_BLUEPRINTS():

@@ -139,7 +139,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
         http_port=http_port,
         public_host=get("PUBLIC_HOST") or http_host,
         public_port=int(get("PUBLIC_PORT") or DEFAULT_PUBLIC_PORT),
-        public_processes=int(get("PUBLIC_PROCESSES") or os.cpu_count() or 2),
+        # At most four by default: each process holds up to two connections per thread (public reads and
+        # the rest), and a container sees the host's CPU count.
+        public_processes=int(get("PUBLIC_PROCESSES") or min(os.cpu_count() or 2, 4)),
         public_threads=int(get("PUBLIC_THREADS") or 2),
         console_url=(get("CONSOLE_URL") or f"http://{http_host}:{http_port}").rstrip("/"),
         timezone=get("TIMEZONE") or "Europe/Sarajevo",

@@ -1,4 +1,9 @@
-"""Liveness, readiness and metrics."""
+"""Liveness, readiness and metrics.
+
+``live`` (liveness) is served by every node; ``bp`` (readiness and metrics: device states, ticket and
+outbox counts, whole-table counts) is for operations and is not served by the internet-facing public
+node (``sistem48 public``).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,10 @@ from core.db.models import OutboxItem, Ticket
 from core.services.health import component_states
 
 bp = Blueprint("health", __name__)
+live = Blueprint("live", __name__)
 
 
-@bp.get("/healthz")
+@live.get("/healthz")
 def healthz() -> Response:
     """Answer 200 whenever the process serves."""
     return jsonify({"status": "ok"})

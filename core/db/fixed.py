@@ -4,10 +4,12 @@ For a one-row read, SQLAlchemy's execution path (an execution context, result me
 the driver's column descriptions, Row objects) costs about as much CPU again as the driver's own work:
 0.33 against 0.16 ms for a tracking page's statement, on a server where a tracking page costs about
 1 ms in all. A ``FixedQuery`` compiles its statement once per dialect and runs it on the DBAPI cursor of
-the caller's own connection (so the same transaction, timeouts and pool), with the column types' own
-bind and result processors, so the values are exactly those ``Connection.execute`` would return.
-Driver errors become SQLAlchemy's exceptions and a dropped connection is invalidated, as
-``Connection.execute`` does, so ``core.services.public.read`` still retries it.
+the caller's own connection (so the same transaction, timeouts and pool). Parameters and columns go
+through the processors SQLAlchemy itself would use for that dialect (the column types' dialect
+implementations, the result processors chosen by the driver's type codes, read once per plan), so the
+rows hold the values ``Connection.execute`` returns. A driver error becomes SQLAlchemy's exception; a
+lost connection also invalidates every pooled connection made before it, as ``Connection.execute``
+does, so ``core.services.public.read`` retries on a fresh connection, not on a sibling as dead.
 
 Only dialects with named parameters take this path (PostgreSQL through psycopg); SQLite, the embedded
 default, keeps SQLAlchemy's. Statements with expanding (``IN``) or literal-execute parameters
@@ -16,24 +18,28 @@ cannot be fixed.
 
 from __future__ import annotations
 
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import sqlalchemy as sa
 
 NAMED_STYLES = frozenset({"pyformat", "named"})
 
+Processor = Callable[[Any], Any]
 
-@dataclass(frozen=True)
+
+@dataclass
 class _Plan:
     """A statement compiled for one dialect, with the processors of its parameters and columns."""
 
     sql: str
-    compiled: sa.sql.compiler.Compiled
-    binds: tuple[tuple[str, Callable[[Any], Any]], ...]
-    results: tuple[tuple[int, Callable[[Any], Any]], ...]
+    compiled: sa.sql.compiler.SQLCompiler
+    binds: tuple[tuple[str, Processor], ...]
+    # Chosen from the first result's column type codes, as SQLAlchemy does; None until then.
+    results: tuple[tuple[int, Processor], ...] | None = field(default=None)
 
 
 class FixedQuery:
@@ -45,7 +51,8 @@ class FixedQuery:
         # is not an identifier fails here, at import, not on a citizen's request.
         row = namedtuple("Row", list(statement.selected_columns.keys()))  # type: ignore[misc]  # noqa: PYI024
         self._make: Callable[[Iterable[Any]], tuple[Any, ...]] = row._make
-        self._plans: dict[str, _Plan] = {}
+        # Per dialect object (engines of one backend may differ in driver, paramstyle or version).
+        self._plans: weakref.WeakKeyDictionary[sa.Dialect, _Plan] = weakref.WeakKeyDictionary()
         # Refused on every backend, not only where the statement would take the fast path: these
         # parameters are rendered into the SQL text at each execution, so no text is fixed.
         if any(bind.expanding or bind.literal_execute for bind in statement.compile().binds.values()):
@@ -53,21 +60,26 @@ class FixedQuery:
 
     def _plan(self, dialect: sa.Dialect) -> _Plan:
         """Return (and remember) the statement compiled for ``dialect``."""
-        plan = self._plans.get(dialect.name)
+        plan = self._plans.get(dialect)
         if plan is None:
             compiled = self.statement.compile(dialect=dialect)
+            escaped = compiled.escaped_bind_names  # construct_params() keys parameters by these names
             binds = tuple(
-                (name, processor)
+                (escaped.get(name, name), processor)
                 for name, bind in compiled.binds.items()
-                if (processor := bind.type.bind_processor(dialect)) is not None
+                if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
             )
-            results = tuple(
-                (index, processor)
-                for index, column in enumerate(self.statement.selected_columns)
-                if (processor := column.type.result_processor(dialect, None)) is not None
-            )
-            plan = self._plans[dialect.name] = _Plan(str(compiled), compiled, binds, results)
+            plan = _Plan(str(compiled), compiled, binds)
+            self._plans[dialect] = plan
         return plan
+
+    def _results(self, dialect: sa.Dialect, description: Sequence[Sequence[Any]]) -> tuple[tuple[int, Processor], ...]:
+        """Return the result processors SQLAlchemy would pick for these columns and type codes."""
+        return tuple(
+            (index, processor)
+            for index, (column, described) in enumerate(zip(self.statement.selected_columns, description, strict=True))
+            if (processor := column.type.dialect_impl(dialect).result_processor(dialect, described[1])) is not None
+        )
 
     def rows(self, conn: sa.Connection, params: Mapping[str, Any]) -> Sequence[Any]:
         """Run the statement with ``params`` on ``conn`` and return all its rows."""
@@ -78,17 +90,25 @@ class FixedQuery:
         values = dict(plan.compiled.construct_params(params) or {})
         for name, process in plan.binds:
             values[name] = process(values[name])
-        raw = conn.connection.driver_connection
+        if not conn.in_transaction():
+            conn.begin()  # as execute() would: the caller's commit or rollback then means what it says
+        pooled = conn.connection
+        raw = pooled.driver_connection
         if raw is None:  # only a connection already closed or invalidated has none
             raise sa.exc.ResourceClosedError("the connection has no driver connection")
         cursor = raw.cursor()
         dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
         try:
             cursor.execute(plan.sql, values)
+            if plan.results is None:
+                plan.results = self._results(dialect, cursor.description)
             fetched = cursor.fetchall()
         except dbapi_error as exc:
-            lost = dialect.is_disconnect(cast(Any, exc), conn.connection.dbapi_connection, cursor)
+            lost = dialect.is_disconnect(cast(Any, exc), pooled.dbapi_connection, cursor)
             if lost:
+                # What Connection.execute does on a disconnect: a server restart killed every pooled
+                # connection, so all those made before now are discarded, not only this one.
+                conn.engine.pool._invalidate(pooled, exc)  # noqa: SLF001  the pool's own disconnect hook
                 conn.invalidate(exc)
             raise sa.exc.DBAPIError.instance(
                 plan.sql, values, exc, dbapi_error, connection_invalidated=lost, dialect=dialect

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -44,15 +45,46 @@ def test_rows_are_those_of_connection_execute(
 
 
 def test_bind_processors_apply(core: Core, client: FlaskClient, supervisor: User, partner_token: str) -> None:
-    """A timestamp parameter is normalised by its type, as SQLAlchemy does before it reaches the driver."""
+    """A timestamp parameter is normalised by its type, as SQLAlchemy does, even under an escaped name."""
     _seed(core, supervisor, partner_token, client)
-    since = sa.bindparam("since", type_=UtcDateTime())
-    query = FixedQuery(sa.select(StatusChange.id, StatusChange.at).where(StatusChange.at >= since))
     sarajevo = timezone(timedelta(hours=1))
+    for name in ("since", "since.from"):  # a dot must be escaped in the SQL's parameter name
+        since = sa.bindparam(name, type_=UtcDateTime())
+        query = FixedQuery(sa.select(StatusChange.id, StatusChange.at).where(StatusChange.at >= since))
+        with core.read_engine.connect() as conn:
+            for moment in (core.clock.now() - timedelta(hours=1), datetime(2000, 1, 1, tzinfo=sarajevo)):
+                fast, slow = _both(query, conn, {name: moment.astimezone(sarajevo)})
+                assert fast == slow and fast
+
+
+def test_dialect_types_process_as_sqlalchemy_does(core: Core) -> None:
+    """Types whose processing differs per dialect (an interval, a decimal) come back as from execute()."""
+    query = FixedQuery(
+        sa.select(
+            sa.cast(sa.bindparam("gap", type_=sa.String()), sa.Interval()).label("gap"),
+            sa.cast(sa.bindparam("amount", type_=sa.String()), sa.Numeric(10, 2)).label("amount"),
+            sa.cast(sa.bindparam("flag", type_=sa.String()), sa.Boolean()).label("flag"),
+        )
+    )
+    if core.engine.dialect.name != "postgresql":
+        return  # SQLite takes execute() itself (and has no interval type to cast to)
     with core.read_engine.connect() as conn:
-        for moment in (core.clock.now() - timedelta(hours=1), datetime(2000, 1, 1, tzinfo=sarajevo)):
-            fast, slow = _both(query, conn, {"since": moment.astimezone(sarajevo)})
-            assert fast == slow and fast
+        params = {"gap": "1 hour 30 minutes", "amount": "12.50", "flag": "true"}
+        fast, slow = _both(query, conn, params)
+        assert fast == slow == [(timedelta(hours=1, minutes=30), Decimal("12.50"), True)]
+        assert [type(value) for value in fast[0]] == [type(value) for value in slow[0]]
+
+
+def test_a_failed_statement_leaves_the_transaction_to_the_caller(core: Core) -> None:
+    """On a transactional connection an error is rolled back by the caller and the connection goes on."""
+    bad = FixedQuery(sa.select(sa.cast(sa.bindparam("n", type_=sa.String()), sa.Integer()).label("n")))
+    with core.engine.connect() as conn:
+        if core.engine.dialect.name == "postgresql":
+            with pytest.raises(sa.exc.DataError):
+                bad.rows(conn, {"n": "није број"})
+            conn.rollback()
+        assert [tuple(r) for r in bad.rows(conn, {"n": "48"})] == [(48,)]
+        conn.commit()
 
 
 def test_parameters_rendered_per_execution_are_refused() -> None:
@@ -79,3 +111,24 @@ def test_a_dropped_connection_is_invalidated(core: Core, client: FlaskClient, su
         assert caught.value.connection_invalidated
         assert conn.invalidated
     assert pub.read(core.read_engine, lambda c: pub._FIND.rows(c, {"code": "48-2026-000001"})) == []
+
+
+def test_a_server_restart_discards_every_pooled_connection(core: Core) -> None:
+    """After a restart every idle pooled connection is dead: the retry must get a new one, not a sibling."""
+    if core.engine.dialect.name != "postgresql":
+        assert core.engine.dialect.paramstyle not in NAMED_STYLES  # SQLite: execute() and no server
+        return
+    engine = core.read_engine
+    held = [engine.connect() for _ in range(3)]  # three pooled connections, idle once returned
+    for conn in held:
+        pub._FIND.rows(conn, {"code": "48-2026-000001"})
+        conn.close()
+    with core.engine.connect() as killer:
+        killed = killer.execute(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE pid <> pg_backend_pid() AND datname = current_database()"
+            )
+        ).scalar_one()
+    assert killed >= 3
+    assert pub.read(engine, lambda c: pub._FIND.rows(c, {"code": "48-2026-000001"})) == []

@@ -65,9 +65,11 @@ def test_public_node_serves_the_public_face(core: Core, public_app: Flask, partn
     assert client.get(f"/t/{new_id}").status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/console", "/login", "/api/v1/tickets", "/api/v1/openapi.json", "/admin"])
+@pytest.mark.parametrize(
+    "path", ["/console", "/login", "/api/v1/tickets", "/api/v1/openapi.json", "/admin", "/readyz", "/metrics"]
+)
 def test_public_node_has_no_staff_pages(public_app: Flask, path: str) -> None:
-    """Nothing a member of staff logs in to is reachable from the internet-facing node."""
+    """Nothing a member of staff logs in to, nor the operations endpoints, is reachable from the internet."""
     assert public_app.test_client().get(path).status_code == 404
 
 

@@ -26,6 +26,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 STATIC = Path(__file__).resolve().parents[3] / "callcenter_ui" / "static"
 PROCESSES = 2
+THREADS = 2
+CHILDREN = PROCESSES + 1  # the workers and uWSGI's HTTP router
 APP_READY = "WSGI app 0 (mountpoint='') ready"  # uWSGI's line when a worker has built its app
 
 
@@ -83,7 +85,7 @@ def node(core: Core, tmp_path: Path) -> Iterator[Node]:
         S48_VAR_DIR=str(tmp_path / "var"),
         S48_PUBLIC_PORT=str(port),
         S48_PUBLIC_PROCESSES=str(PROCESSES),
-        S48_PUBLIC_THREADS="2",
+        S48_PUBLIC_THREADS=str(THREADS),
         S48_CONSOLE_URL="http://console.example",
     )
     log = tmp_path / "public.log"
@@ -125,12 +127,13 @@ def test_serves_only_the_public_face(node: Node) -> None:
     status, body = node.get(f"/open311/v2/requests/{node.code}.json")
     assert status == 200, body
     assert [row["service_request_id"] for row in json.loads(body)] == [node.code]
-    for path in ("/console", "/login", "/api/v1/tickets"):
+    for path in ("/console", "/login", "/api/v1/tickets", "/readyz", "/metrics"):
         assert node.get(path)[0] == 404, path
-    # --processes and --threads came from the settings: a master with two workers of two threads.
-    workers = psutil.Process(node.proc.pid).children()
-    assert len(workers) == PROCESSES
-    assert node.output().count(", cores: 2)") == PROCESSES  # uWSGI's "spawned uWSGI worker 1 (pid: …, cores: 2)"
+    # --processes and --threads came from the settings: a master with two workers of two threads,
+    # and the HTTP router in front of them.
+    assert len(psutil.Process(node.proc.pid).children()) == CHILDREN
+    assert node.output().count(f", cores: {THREADS})") == PROCESSES  # "spawned uWSGI worker 1 (pid: …, cores: 2)"
+    assert "spawned uWSGI http 1" in node.output()
 
 
 def test_keep_alive_and_static_files(node: Node) -> None:
@@ -183,10 +186,40 @@ def test_oversized_header_is_refused(node: Node) -> None:
 def test_sigterm_stops_master_and_workers(node: Node) -> None:
     """SIGTERM (docker stop, `sistem48 up`) ends the node within 10 s, workers included."""
     workers = psutil.Process(node.proc.pid).children(recursive=True)
-    assert len(workers) == PROCESSES
+    assert len(workers) == CHILDREN
     started = time.monotonic()
     node.proc.send_signal(signal.SIGTERM)
     node.proc.wait(10)
     _, alive = psutil.wait_procs(workers, timeout=max(0.1, 10 - (time.monotonic() - started)))
     assert alive == [], node.output()
     assert node.proc.returncode == 0, node.output()
+
+
+def test_idle_and_slow_clients_hold_no_worker(node: Node) -> None:
+    """Idle keep-alive visitors and slowloris clients wait in the router, not in the node's few threads."""
+    slots = PROCESSES * THREADS
+    idle = []
+    for _ in range(2 * slots):  # browsers keep their connection open after a page
+        conn = node.connect()
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+        idle.append(conn)
+    slow = []
+    for _ in range(2 * slots):  # headers that never end
+        sock = socket.create_connection(("127.0.0.1", node.port), timeout=5)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1\r\n")
+        slow.append(sock)
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            status, _ = node.get(f"/t/{node.code}")
+            elapsed = time.monotonic() - started
+            assert status == 200
+            assert elapsed < 1, f"a visitor waited {elapsed:.1f} s behind idle and slow connections"
+            for sock in slow:
+                sock.sendall(b"X-Slow: 1\r\n")
+    finally:
+        for conn in idle:
+            conn.close()
+        for sock in slow:
+            sock.close()
