@@ -35,6 +35,12 @@ def uwsgi_args(settings: Settings) -> list[str]:
         "--http",
         bind_address(settings.public_host, settings.public_port),
         "--http-keepalive",
+        # The router's read buffer (default one 4 KB page): an Open311 listing of 1000 requests is about
+        # 680 KB, and copying it through in pages cost the listing a third of its throughput (measured:
+        # 392 req/s with 4 KB, 846 with 64 KB, about 1,100-1,260 with 256 KB or 1 MB). Memory is only
+        # touched as far as it is filled.
+        "--http-buffer-size",
+        "262144",
         "--processes",
         str(settings.public_processes),
         "--threads",
