@@ -7,8 +7,10 @@ Run by hand (not part of the test suite)::
 Tickets (with their public history) are generated inside PostgreSQL by ``bench/datagen.py``; the app
 is served as in production, by ``sistem48 public`` (uWSGI, ``--workers`` processes of ``--threads``
 threads) in a subprocess on 127.0.0.1, and an asyncio HTTP/1.1 keep-alive client on loopback measures
-requests/s and latency percentiles for each path in turn. ``--server gunicorn|waitress|werkzeug``
-serves the whole app under another server instead, for comparison.
+requests/s and latency percentiles for each path in turn; ``--client wrk`` (Debian package ``wrk``)
+loads it with wrk instead, whose own CPU barely touches the two cores the server runs on (the issue
+allows either). ``--server gunicorn|waitress|werkzeug`` serves the whole app under another server
+instead, for comparison.
 
 Besides throughput it prints the CPU time per request spent by the client itself, the web server's
 processes and PostgreSQL's (from /proc), which tells whether the client on the same cores is the
@@ -23,6 +25,8 @@ import argparse
 import asyncio
 import os
 import random
+import re
+import resource
 import socket
 import subprocess
 import sys
@@ -53,6 +57,8 @@ class Result:
     seconds: float
     latencies: list[float]
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds used by client, server and database
+    # wrk reports percentiles, not samples: one {quantile: seconds} per round
+    reported: list[dict[float, float]] = field(default_factory=list)
 
     def add(self, other: Result) -> None:
         """Add the figures of another run of the same path."""
@@ -60,6 +66,7 @@ class Result:
         self.errors += other.errors
         self.seconds += other.seconds
         self.latencies += other.latencies
+        self.reported += other.reported
         for who, spent in other.cpu.items():
             self.cpu[who] = self.cpu.get(who, 0.0) + spent
 
@@ -74,7 +81,9 @@ class Result:
         return self.requests / self.seconds if self.seconds else 0.0
 
     def pct(self, q: float) -> float:
-        """Return a latency percentile in milliseconds."""
+        """Return a latency percentile in milliseconds (with wrk: the worst round's)."""
+        if self.reported:
+            return 1000 * max(round_[q] for round_ in self.reported)
         if not self.latencies:
             return float("nan")
         ordered = sorted(self.latencies)
@@ -259,6 +268,53 @@ async def measure(
     return result
 
 
+WRK_SCRIPT = """
+local paths = {}
+for line in io.lines(os.getenv("S48_WRK_PATHS")) do paths[#paths + 1] = line end
+request = function() return wrk.format("GET", paths[math.random(#paths)]) end
+"""
+_WRK_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def _wrk_seconds(text: str) -> float:
+    """Return seconds from wrk's ``1.23ms`` / ``456.00us`` / ``1.02s``."""
+    match = re.fullmatch(r"([0-9.]+)(us|ms|s)", text)
+    if match is None:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(match.group(1)) * _WRK_UNITS[match.group(2)]
+
+
+def measure_wrk(
+    port: int, label: str, paths: list[str], seconds: float, concurrency: int, cpu: Callable[[], dict[str, float]]
+) -> Result:
+    """Load one kind of path with wrk (C, two threads): the client's own CPU barely touches the cores."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script, listing = Path(tmp) / "paths.lua", Path(tmp) / "paths.txt"
+        script.write_text(WRK_SCRIPT)
+        listing.write_text("\n".join(paths) + "\n")
+        env = {**os.environ, "S48_WRK_PATHS": str(listing)}
+        base = ["wrk", "-t", "2", "-c", str(concurrency), "--latency", "-s", str(script), f"http://127.0.0.1:{port}"]
+        subprocess.run([*base[:5], "-d", "1s", *base[5:]], env=env, check=True, capture_output=True)  # warm-up
+        before, client_before = cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = subprocess.run(
+            [*base[:5], "-d", f"{seconds:.0f}s", *base[5:]], env=env, check=True, capture_output=True, text=True
+        ).stdout
+        after, client_after = cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = re.search(r"(\d+) requests in ([0-9.]+)(us|ms|s)", out)
+    if total is None:
+        raise RuntimeError(f"wrk printed no totals:\n{out}")
+    result = Result(label, int(total.group(1)), 0, _wrk_seconds(total.group(2) + total.group(3)), [])
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    result.errors = (int(errors.group(1)) if errors else 0) + (sum(map(int, sockets.groups())) if sockets else 0)
+    result.reported = [{int(q) / 100: _wrk_seconds(v) for q, v in re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M)}]
+    result.cpu = {who: after[who] - before[who] for who in after if who != "client"}
+    result.cpu["client"] = (client_after.ru_utime + client_after.ru_stime) - (
+        client_before.ru_utime + client_before.ru_stime
+    )
+    return result
+
+
 def main() -> None:
     """Generate data, serve, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -273,6 +329,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--threads", type=int, default=2, help="threads per worker")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--client",
+        choices=("asyncio", "wrk"),
+        default="asyncio",
+        help="asyncio: this script's own client (its CPU shares the two cores); wrk: the C load generator",
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=1, help="measure every path this many times, interleaved")
     parser.add_argument(
@@ -314,24 +376,20 @@ def main() -> None:
             # Rounds interleave the paths, so that load from outside the benchmark falls on all of them alike.
             for _ in range(args.rounds):
                 for total, (label, paths) in zip(results, chosen, strict=True):
-                    one = asyncio.run(
-                        measure(
-                            port,
-                            label,
-                            paths,
-                            args.seconds,
-                            args.concurrency,
-                            lambda: cpu_snapshot(server.pid, database),
-                        )
-                    )
+                    cpu = lambda: cpu_snapshot(server.pid, database)  # noqa: E731
+                    if args.client == "wrk":
+                        one = measure_wrk(port, label, paths, args.seconds, args.concurrency, cpu)
+                    else:
+                        one = asyncio.run(measure(port, label, paths, args.seconds, args.concurrency, cpu))
                     total.add(one)
         finally:
             server.terminate()
             server.wait(timeout=30)
     base = results[0].rps
-    print(f"server: {args.server} workers={args.workers} threads={args.threads}; client: asyncio keep-alive, "
+    print(f"server: {args.server} workers={args.workers} threads={args.threads}; client: {args.client} keep-alive, "
           f"{args.concurrency} connections, {args.rounds} × {args.seconds:.0f} s per path; cores: {os.cpu_count()}")  # fmt: skip
-    print("CPU ms/req: CPU time per request of the asyncio client, the web server's processes and PostgreSQL's")
+    print(f"CPU ms/req: CPU time per request of the {args.client} client, the web server's processes and PostgreSQL's"
+          + ("; p50/p99: the worst round's, as wrk reports them" if args.client == "wrk" else ""))  # fmt: skip
     print(f"{'path':<95} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs static':>9}"
           f" {'client':>7} {'server':>7} {'db':>7}")  # fmt: skip
     for r in results:
