@@ -31,7 +31,8 @@ def uwsgi_args(settings: Settings) -> list[str]:
         # keep-alive) and hands complete requests to the workers over an internal uwsgi socket. Measured
         # against the workers' own http11 socket: idle keep-alive connections held a worker thread each
         # (a new visitor waited 4 s behind six idle ones), and six slow-header clients (slowloris) stalled
-        # the node outright; through the router both answer in under 2 ms, and throughput is no lower.
+        # the node outright; through the router both answer in under 2 ms. Tracking pages and look-ups
+        # by id are as fast; a 1000-row listing is about 15 % slower, the price of the extra copy.
         "--http",
         bind_address(settings.public_host, settings.public_port),
         "--http-keepalive",
