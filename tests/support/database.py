@@ -17,3 +17,15 @@ def migrate_and_seed(url: str) -> None:
         seed(session)
         session.flush()
     engine.dispose()
+
+
+def drop_other_connections(engine: sa.Engine) -> int:
+    """Do to every other connection of this database what a server restart does; return how many died."""
+    with engine.connect() as conn:
+        killed: int = conn.execute(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE pid <> pg_backend_pid() AND datname = current_database()"
+            )
+        ).scalar_one()
+    return killed

@@ -28,6 +28,7 @@ from core.services.public import Private, scrub
 from core.text import to_latin
 from tests.fakes import FixedClock
 from tests.integration.public.conftest import move, report
+from tests.support.database import drop_other_connections
 
 
 def _rows(client: FlaskClient, path: str) -> tuple[list[dict[str, Any]], str | None]:
@@ -70,14 +71,7 @@ def test_public_reads_survive_a_dropped_connection(core: Core, client: FlaskClie
         pool = core.read_engine.pool
         assert isinstance(pool, sa.QueuePool) and pool.checkedin() == 1  # kept for the next public read
         # What a server restart or an idle timeout does to the pooled connections of the public reads.
-        with core.engine.connect() as conn:
-            killed = conn.execute(
-                sa.text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE pid <> pg_backend_pid() AND datname = current_database()"
-                )
-            ).scalar_one()
-        assert killed >= 1
+        assert drop_other_connections(core.engine) >= 1
     assert client.get(f"/t/{code}").status_code == 200
     assert client.get(f"/open311/v2/requests/{code}.json").status_code == 200
     assert client.get("/open311/v2/requests.json").status_code == 200

@@ -16,6 +16,7 @@ from core.db.fixed import NAMED_STYLES, FixedQuery
 from core.db.models import StatusChange, Ticket, User
 from core.services import public as pub
 from tests.integration.public.test_privacy import _seed
+from tests.support.database import drop_other_connections
 
 
 def _both(query: FixedQuery, conn: sa.Connection, params: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[Any]]:
@@ -123,12 +124,5 @@ def test_a_server_restart_discards_every_pooled_connection(core: Core) -> None:
     for conn in held:
         pub._FIND.rows(conn, {"code": "48-2026-000001"})
         conn.close()
-    with core.engine.connect() as killer:
-        killed = killer.execute(
-            sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE pid <> pg_backend_pid() AND datname = current_database()"
-            )
-        ).scalar_one()
-    assert killed >= 3
+    assert drop_other_connections(core.engine) >= 3
     assert pub.read(engine, lambda c: pub._FIND.rows(c, {"code": "48-2026-000001"})) == []
