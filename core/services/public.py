@@ -147,19 +147,14 @@ def open_or_closed(status: str) -> str:
     return "closed" if status in _FINAL_VALUES else "open"
 
 
-def coarse_place(raw: str | None, place: Place | None) -> str | None:
+@lru_cache(maxsize=4096)
+def coarse_place(raw: str | None, settlement: str | None) -> str | None:
     """Return a place fit for the public: a recognisable street or a known settlement, never more.
 
     A free-text place is the citizen's words; it is shown only when it reads as a street name, cut
     before its first digit (so "Улица Светог Саве 12" becomes "Улица Светог Саве"). Anything else
-    ("код куће Марка …") falls back to the settlement we recognised, or to nothing.
+    ("код куће Марка …") falls back to the settlement we recognised (its Cyrillic name), or to nothing.
     """
-    return _coarse(raw, place.name_cyrl if place is not None else None)
-
-
-@lru_cache(maxsize=4096)
-def _coarse(raw: str | None, settlement: str | None) -> str | None:
-    """Do ``coarse_place`` given the recognised settlement's Cyrillic name."""
     if raw:
         head = _FIRST_DIGIT_RE.split(raw, maxsplit=1)[0]
         tokens = _WORD_RE.findall(head)
@@ -428,7 +423,7 @@ def _to_public(
         category_code=row.category_code if triaged else None,
         category_name=row.category_name if triaged else None,
         organisation_name=row.organisation_name if triaged else None,
-        place=_coarse(row.place, row.settlement),
+        place=coarse_place(row.place, row.settlement),
         created_at=row.created_at,
         updated_at=row.updated_at,
         answer_due=row.answer_due,
