@@ -170,7 +170,6 @@ def _page(template: str, status: int = 200, *, lang: str | None = None, **contex
     )
     response = Response(html, status=status, mimetype="text/html")
     _remember_language(response)
-    response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
