@@ -41,6 +41,8 @@ def test_rows_are_those_of_connection_execute(
                     row = query.rows(conn, {"code": code})[0]
                     assert row.code == code  # rows are named like SQLAlchemy's
                     assert row.created_at.tzinfo is UTC  # the column type's result processor ran
+    # SQLite's qmark parameters keep SQLAlchemy's own path; PostgreSQL's named ones take the fast one.
+    assert (core.engine.dialect.paramstyle in NAMED_STYLES) == (core.engine.dialect.name == "postgresql")
     with core.session_factory() as session:  # inside a session's transaction too
         assert pub.find_public(session, codes[0], core.clock.now()) is not None
 
@@ -58,6 +60,7 @@ def test_bind_processors_apply(core: Core, client: FlaskClient, supervisor: User
                 assert fast == slow and fast
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite takes execute() itself, no server
 def test_dialect_types_process_as_sqlalchemy_does(core: Core) -> None:
     """Types whose processing differs per dialect (an interval, a decimal) come back as from execute()."""
     query = FixedQuery(
@@ -67,8 +70,6 @@ def test_dialect_types_process_as_sqlalchemy_does(core: Core) -> None:
             sa.cast(sa.bindparam("flag", type_=sa.String()), sa.Boolean()).label("flag"),
         )
     )
-    if core.engine.dialect.name != "postgresql":
-        return  # SQLite takes execute() itself (and has no interval type to cast to)
     with core.read_engine.connect() as conn:
         params = {"gap": "1 hour 30 minutes", "amount": "12.50", "flag": "true"}
         fast, slow = _both(query, conn, params)
@@ -96,12 +97,9 @@ def test_parameters_rendered_per_execution_are_refused() -> None:
         FixedQuery(sa.select(Ticket.id).where(Ticket.code == sa.bindparam("code", literal_execute=True)))
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite takes execute() itself, no server
 def test_a_dropped_connection_is_invalidated(core: Core, client: FlaskClient, supervisor: User) -> None:
     """A connection the server dropped fails as SQLAlchemy's disconnect error, invalidated for the retry."""
-    if core.engine.dialect.name != "postgresql":
-        # SQLite (qmark parameters) takes SQLAlchemy's own path, tested above; no server can drop it.
-        assert core.engine.dialect.paramstyle not in NAMED_STYLES
-        return
     with core.read_engine.connect() as conn:
         assert pub._FIND.rows(conn, {"code": "48-2026-000001"}) is not None
         with core.engine.connect() as killer:
@@ -114,11 +112,9 @@ def test_a_dropped_connection_is_invalidated(core: Core, client: FlaskClient, su
     assert pub.read(core.read_engine, lambda c: pub._FIND.rows(c, {"code": "48-2026-000001"})) == []
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite takes execute() itself, no server
 def test_a_server_restart_discards_every_pooled_connection(core: Core) -> None:
     """After a restart every idle pooled connection is dead: the retry must get a new one, not a sibling."""
-    if core.engine.dialect.name != "postgresql":
-        assert core.engine.dialect.paramstyle not in NAMED_STYLES  # SQLite: execute() and no server
-        return
     engine = core.read_engine
     held = [engine.connect() for _ in range(3)]  # three pooled connections, idle once returned
     for conn in held:
