@@ -86,6 +86,7 @@ def create_engine(url: str, **kwargs: Any) -> sa.Engine:
         # Bounded waits everywhere (F20): a locked table or a dead server gives a clean error.
         connect_args = {"connect_timeout": 5, "options": "-c statement_timeout=20000 -c lock_timeout=10000"}
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_use_lifo", True)
     kwargs.setdefault("pool_timeout", 10)
     return sa.create_engine(url, connect_args=connect_args, **kwargs)
 

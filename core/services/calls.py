@@ -23,10 +23,11 @@ import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
 
-from core.db.models import Call, Citizen, OutboxItem, StatusChange, Ticket, User
+from core.db.models import Call, OutboxItem, StatusChange, Ticket, User
 from core.db.uow import UnitOfWork
 from core.phones import parse_phone
-from core.services import citizens
+from core.services import call_rows, citizens
+from core.services.call_rows import CallRow
 from core.services.health import report_status
 from core.services.history import caller_histories
 
@@ -118,12 +119,15 @@ def _clean(text: str | None, limit: int = MAX_CALLER) -> str | None:
     return text[:limit].replace("\x00", "\u2400")
 
 
-def call_summary(call: Call, session: so.Session | None = None) -> dict[str, Any]:
-    """Return the JSON form of a call used in events and the API (caller data verbatim: escape it)."""
+def call_summary(call: Call | CallRow, session: so.Session | None = None) -> dict[str, Any]:
+    """Return the JSON form of a call used in events and the API (caller data verbatim: escape it).
+
+    The ticket's code comes with a ``CallRow``; for an ORM ``Call`` it is looked up in ``session``.
+    """
     meta = call.meta or {}
     phone = parse_phone(call.caller_raw)
-    ticket_code = None
-    if session is not None and call.ticket_id is not None:
+    ticket_code = call.ticket_code if isinstance(call, CallRow) else None
+    if ticket_code is None and session is not None and call.ticket_id is not None:
         ticket_code = session.scalar(sa.select(Ticket.code).where(Ticket.id == call.ticket_id))
     return {
         "id": call.id,
@@ -215,29 +219,27 @@ def _set_meta(call: Call, **values: Any) -> None:
 
 # The caller's history is looked up once per call, when it starts, and reused for every ringing leg
 # (a ringall rings three phones at once; the history is the same for each). Bounded and short-lived:
-# a pop shows the state at the moment the phone rang.
+# a pop shows the state at the moment the phone rang. Keyed by database too: Linkedids are unique
+# within one PBX's database only, and a process may serve more than one (the test suite does).
 _HISTORY_TTL = 120.0
 _HISTORY_MAX = 512
-_history_cache: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+_history_cache: OrderedDict[tuple[str, str], tuple[float, dict[str, Any]]] = OrderedDict()
 _history_lock = threading.Lock()
 
 
-def _cached_history(linkedid: str) -> dict[str, Any] | None:
-    with _history_lock:
-        hit = _history_cache.get(linkedid)
-        return hit[1] if hit is not None and monotonic() - hit[0] < _HISTORY_TTL else None
-
-
-def _remember_histories(session: so.Session, calls: Collection[Call]) -> dict[str, dict[str, Any]]:
+def _remember_histories(session: so.Session, calls: Collection[CallRow]) -> dict[str, dict[str, Any]]:
     """Return each call's caller history by Linkedid, looking up (in one batch) and caching the missing."""
+    database = str(session.connection().engine.url)
     found: dict[str, dict[str, Any]] = {}
-    missing: list[Call] = []
-    for call in calls:
-        cached = _cached_history(call.linkedid)
-        if cached is None:
-            missing.append(call)
-        else:
-            found[call.linkedid] = cached
+    missing: list[CallRow] = []
+    now = monotonic()
+    with _history_lock:
+        for call in calls:
+            hit = _history_cache.get((database, call.linkedid))
+            if hit is not None and now - hit[0] < _HISTORY_TTL:
+                found[call.linkedid] = hit[1]
+            else:
+                missing.append(call)
     if not missing:
         return found
     histories = caller_histories(session, {c.caller_raw for c in missing})
@@ -245,8 +247,8 @@ def _remember_histories(session: so.Session, calls: Collection[Call]) -> dict[st
     with _history_lock:
         for call in missing:
             found[call.linkedid] = histories[call.caller_raw]
-            _history_cache[call.linkedid] = (now, found[call.linkedid])
-            _history_cache.move_to_end(call.linkedid)
+            _history_cache[(database, call.linkedid)] = (now, found[call.linkedid])
+            _history_cache.move_to_end((database, call.linkedid))
         while len(_history_cache) > _HISTORY_MAX:
             _history_cache.popitem(last=False)
     return found
@@ -285,56 +287,46 @@ class Ring:
     at: datetime
 
 
-def _calls_for(session: so.Session, items: Sequence[Opening], known: Collection[str] = ()) -> dict[str, Call]:
-    """Return the call of every Linkedid: existing ones loaded, missing ones new and added (not flushed).
+def _group_calls(session: so.Session, items: Sequence[Opening], known: Collection[str] = ()) -> dict[str, CallRow]:
+    """Return the call row of every Linkedid: existing ones read, missing ones new (inserted by ``save``).
 
-    One lookup for the calls (and for ``known``, calls only looked at), one for the callers; the
-    new rows reach the database in the caller's next flush, as one INSERT. Nothing here flushes
-    after the new calls are added, so the ringing legs applied next land in that same INSERT.
+    One round trip reads the calls (and ``known``, calls only looked at) and the callers; a caller
+    never seen before becomes a citizen here.
     """
     wanted = {item.linkedid[:64] for item in items} | {lid[:64] for lid in known}
-    found = {c.linkedid: c for c in session.scalars(sa.select(Call).where(Call.linkedid.in_(wanted)))}
+    # Callers of calls already open are read too: one round trip for both reads beats a second.
+    phones = {item.linkedid[:64]: parse_phone(_clean(item.caller_raw)) for item in items}
+    keys = {p.key for p in phones.values() if p is not None and p.e164 and p.key}
+    found, citizen_ids = call_rows.find(session, wanted, keys)
     missing: dict[str, Opening] = {}
     for item in items:
         if item.linkedid[:64] not in found:
             missing.setdefault(item.linkedid[:64], item)
-    if not missing:
-        return found
-    phones = {lid: parse_phone(_clean(item.caller_raw)) for lid, item in missing.items()}
-    keys = {p.key for p in phones.values() if p is not None and p.e164 and p.key}
-    citizen_ids: dict[str | None, int] = {}
-    if keys:
-        rows = session.execute(sa.select(Citizen.phone_key, Citizen.id).where(Citizen.phone_key.in_(keys)))
-        citizen_ids = {key: citizen_id for key, citizen_id in rows}
-    new: list[Call] = []
     for lid, item in missing.items():
         phone = phones[lid]
         citizen_id = None
-        if phone is not None and phone.e164:
+        if phone is not None and phone.e164 and phone.key:
             # Only a number that parses is a person we can find again; "anonymous" is nobody.
             citizen_id = citizen_ids.get(phone.key)
             if citizen_id is None:
                 citizen = citizens.find_or_create(session, phone=phone, email=None, name=None, now=item.at)
                 if citizen is not None:
                     citizen_id = citizen_ids[phone.key] = citizen.id
-        new.append(
-            Call(
-                linkedid=lid,
-                direction="in",
-                caller_raw=_clean(item.caller_raw),
-                caller_name=_clean(item.caller_name),
-                citizen_id=citizen_id,
-                state="ringing",
-                started_at=item.at,
-                meta={"did": _clean(item.did, 64), "channel": _clean(item.channel, 120), "legs": {}},
-            )
+        found[lid] = call_rows.CallRow(
+            id=None,
+            linkedid=lid,
+            direction="in",
+            caller_raw=_clean(item.caller_raw),
+            caller_name=_clean(item.caller_name),
+            citizen_id=citizen_id,
+            state="ringing",
+            started_at=item.at,
+            meta={"did": _clean(item.did, 64), "channel": _clean(item.channel, 120), "legs": {}},
         )
-    session.add_all(new)
-    found.update((c.linkedid, c) for c in new)
     return found
 
 
-def _add_leg(call: Call, ring: Ring) -> bool:
+def _add_leg(call: CallRow, ring: Ring) -> bool:
     """Record a ringing leg on its call; False when the call is over or this phone already shows it."""
     if call.state == "ended":
         return False
@@ -343,7 +335,8 @@ def _add_leg(call: Call, ring: Ring) -> bool:
         return False  # a resync or a repeated event: this phone already shows the pop
     if len(legs) < MAX_LEGS:
         legs[ring.leg] = {"ext": ring.extension, "state": "ringing", "at": ring.at.isoformat()}
-        _set_meta(call, legs=legs)
+        call.meta = {**(call.meta or {}), "legs": legs}
+        call.changed = True
     return True
 
 
@@ -381,14 +374,14 @@ def _open_and_ring(
             Opening(linkedid=r.linkedid, caller_raw=r.caller_raw, caller_name=r.caller_name, did=None, at=r.at)
             for r in rings
         ]
-        with session.no_autoflush:
-            calls = _calls_for(session, everything, known=[q.linkedid for q in queued])
-            for q in queued:
-                noted = calls.get(q.linkedid[:64])
-                if noted is not None:
-                    noted.queue = q.queue[:80]
-            popped = [_add_leg(calls[r.linkedid[:64]], r) for r in rings]
-        session.flush()  # one INSERT for the new calls, legs included; UPDATEs only for calls seen before
+        calls = _group_calls(session, everything, known=[q.linkedid for q in queued])
+        for q in queued:
+            noted = calls.get(q.linkedid[:64])
+            if noted is not None and noted.queue != q.queue[:80]:
+                noted.queue = q.queue[:80]
+                noted.changed = True
+        popped = [_add_leg(calls[r.linkedid[:64]], r) for r in rings]
+        call_rows.save(session, calls.values())  # one INSERT for the new calls, legs included; one UPDATE
         histories = _remember_histories(session, [calls[o.linkedid[:64]] for o in everything])
         for ring, pops in zip(rings, popped, strict=True):
             if pops:
@@ -400,13 +393,19 @@ def _open_and_ring(
                         "linkedid": call.linkedid,
                         "extension": ring.extension,
                         "leg": ring.leg,
-                        "call": call_summary(call, session),
+                        "call": call_summary(call),
                         "history": histories[call.linkedid],
                     },
                     audience=f"ext:{ring.extension}",
                 )
         uow.commit()
-        return {o.linkedid: calls[o.linkedid[:64]].id for o in openings}, popped
+        return {o.linkedid: _inserted(calls[o.linkedid[:64]]) for o in openings}, popped
+
+
+def _inserted(call: CallRow) -> int:
+    if call.id is None:
+        raise RuntimeError(f"call {call.linkedid} was not saved")  # save() sets every id; this is a bug
+    return call.id
 
 
 def call_started(
@@ -558,7 +557,9 @@ def call_ended(
     def work() -> None:
         with uow:
             opening = Opening(linkedid=linkedid, caller_raw=caller_raw, caller_name=None, did=None, at=at)
-            call = _calls_for(uow.session, [opening])[linkedid[:64]]
+            row = _group_calls(uow.session, [opening])[linkedid[:64]]
+            call_rows.save(uow.session, [row])  # a call we never saw start is recorded at its end
+            call = uow.session.get_one(Call, row.id)
             if call.state == "ended":
                 return
             _end(uow, call, outcome=outcome, cause=cause, at=at, via_resync=via_resync, timezone=timezone)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.dialects import postgresql as pg
 
+from core.db.fixed import FixedQuery, run_all
 from core.db.models import Call, Category, Citizen, Message, Organisation, Ticket
 from core.domain.tickets import OPEN_STATUSES
 from core.i18n import status_label
@@ -54,54 +56,158 @@ def _ticket_row(r: Any) -> dict[str, Any]:
     }
 
 
-def _newest_ids(
-    session: so.Session, column: so.InstrumentedAttribute[int], owner: so.InstrumentedAttribute[int | None],
+def _lateral_ids(
+    column: so.InstrumentedAttribute[int], owner: so.InstrumentedAttribute[int | None],
+    newest: so.InstrumentedAttribute[Any], limit: int, *where: sa.ColumnElement[bool],
+) -> sa.Subquery:  # fmt: skip
+    """PostgreSQL: the ``limit`` newest row ids of each citizen whose phone key is in the ``keys`` array.
+
+    A LATERAL join over those citizens, so every caller costs one index-bounded scan (a number with
+    thousands of tickets reads twenty), and one statement text whatever the number of callers. Keyed
+    by phone, not by citizen id, so it needs no earlier read and goes in the same round trip.
+    """
+    owners = (
+        sa.select(Citizen.id)
+        .where(Citizen.phone_key == sa.any_(sa.bindparam("keys", type_=pg.ARRAY(sa.String))))
+        .subquery("o")
+    )
+    newest_rows = (
+        sa.select(column.label("id")).where(owner == owners.c.id, *where).order_by(newest.desc()).limit(limit)
+    ).lateral("n")
+    return sa.select(newest_rows.c.id).select_from(owners).join(newest_rows, sa.true()).subquery()
+
+
+def _portable_ids(
+    column: so.InstrumentedAttribute[int], owner: so.InstrumentedAttribute[int | None],
     newest: so.InstrumentedAttribute[Any], owners: Sequence[int], limit: int, *where: sa.ColumnElement[bool],
 ) -> sa.Subquery:  # fmt: skip
-    """Return a subquery of the ``limit`` newest row ids of each owner, for any number of owners.
+    """Elsewhere (SQLite, for the small installations it serves), the same with a window over the owners' rows.
 
-    PostgreSQL: a LATERAL join over the owner ids as one array parameter, so every caller costs one
-    index-bounded scan (a number with thousands of tickets reads twenty) and the statement has one
-    shape whatever the count, which keeps it in SQLAlchemy's cache. SQLite has no LATERAL; there a
-    window over the owners' rows does the same for the small installations it serves; one owner (the
-    history API, a single call) is a plain index-bounded ORDER BY … LIMIT everywhere.
+    One owner (the history API, a single call) is a plain index-bounded ORDER BY … LIMIT.
     """
     if len(owners) == 1:
         newest_one = sa.select(column.label("id")).where(owner == owners[0], *where).order_by(newest.desc())
         return newest_one.limit(limit).subquery()
-    if session.get_bind().dialect.name == "postgresql":
-        ids = sa.func.unnest(sa.bindparam("owners", list(owners), type_=pg.ARRAY(sa.Integer))).table_valued("id")
-        owner_ids = ids.render_derived(name="o")
-        newest_rows = (
-            sa.select(column.label("id"))
-            .where(owner == owner_ids.c.id, *where)
-            .order_by(newest.desc())
-            .limit(limit)
-            .lateral("n")
-        )
-        return sa.select(newest_rows.c.id).select_from(owner_ids).join(newest_rows, sa.true()).subquery()
     rank = sa.func.row_number().over(partition_by=owner, order_by=newest.desc()).label("rank")
     ranked = sa.select(column.label("id"), rank).where(owner.in_(owners), *where).subquery()
     return sa.select(ranked.c.id).where(ranked.c.rank <= limit).subquery()
 
 
-def _tickets_of(
-    session: so.Session, owners: Sequence[int], *, open_only: bool, limit: int
-) -> dict[int, list[dict[str, Any]]]:
-    """Return each citizen's newest tickets (all, or open ones), newest first, in one round trip."""
-    where = [Ticket.status.in_([s.value for s in OPEN_STATUSES])] if open_only else []
-    ids = _newest_ids(session, Ticket.id, Ticket.citizen_id, Ticket.created_at, owners, limit, *where)
-    query = (
+def _tickets_query(ids: sa.Subquery) -> sa.Select[*tuple[Any, ...]]:
+    return (
         sa.select(*_TICKET_COLUMNS, Ticket.citizen_id)
         .join(ids, ids.c.id == Ticket.id)
         .outerjoin(Category, Category.id == Ticket.category_id)
         .outerjoin(Organisation, Organisation.id == Ticket.organisation_id)
         .order_by(Ticket.citizen_id, Ticket.created_at.desc(), Ticket.id.desc())
     )
+
+
+def _calls_query(ids: sa.Subquery) -> sa.Select[*tuple[Any, ...]]:
+    return (
+        sa.select(Call.citizen_id, Call.id, Call.started_at, Call.outcome, Call.operator_ext)
+        .join(ids, ids.c.id == Call.id)
+        .order_by(Call.citizen_id, Call.started_at.desc(), Call.id.desc())
+    )
+
+
+def _messages_query(ids: sa.Subquery) -> sa.Select[*tuple[Any, ...]]:
+    return (
+        sa.select(
+            Message.citizen_id, Message.id, Message.at, Message.channel, Message.direction,
+            sa.func.substr(Message.body, 1, 280).label("body"),
+        )
+        .join(ids, ids.c.id == Message.id)
+        .order_by(Message.citizen_id, Message.at.desc(), Message.id.desc())
+    )  # fmt: skip
+
+
+def _people_query(keys: sa.ColumnElement[bool]) -> sa.Select[*tuple[Any, ...]]:
+    return sa.select(Citizen.id, Citizen.phone_key, Citizen.name, Citizen.email, Citizen.script).where(keys)
+
+
+_OPEN = [s.value for s in OPEN_STATUSES]
+
+# The pop sits on the path of a ringing phone: on PostgreSQL these run as fixed statements on the
+# driver's cursor (core.db.fixed), compiled once, with the owners as one array parameter.
+_PG_PEOPLE = FixedQuery(_people_query(Citizen.phone_key == sa.any_(sa.bindparam("keys", type_=pg.ARRAY(sa.String)))))
+_PG_TICKETS = FixedQuery(_tickets_query(_lateral_ids(Ticket.id, Ticket.citizen_id, Ticket.created_at, MAX_OPEN)))
+_PG_OPEN_TICKETS = FixedQuery(
+    _tickets_query(
+        _lateral_ids(
+            Ticket.id, Ticket.citizen_id, Ticket.created_at, MAX_OPEN,
+            Ticket.status == sa.any_(sa.bindparam("open", _OPEN, type_=pg.ARRAY(sa.String))),
+        )
+    )
+)  # fmt: skip
+_PG_CALLS = FixedQuery(_calls_query(_lateral_ids(Call.id, Call.citizen_id, Call.started_at, RECENT)))
+_PG_MESSAGES = FixedQuery(_messages_query(_lateral_ids(Message.id, Message.citizen_id, Message.at, RECENT)))
+
+
+@dataclass(frozen=True)
+class _Found:
+    """The rows of one history read: the callers, their latest tickets, calls and messages."""
+
+    people: Sequence[Any]
+    tickets: Sequence[Any]
+    calls: Sequence[Any]
+    messages: Sequence[Any]
+
+
+def _read(session: so.Session, keys: Collection[str]) -> _Found:
+    """Read the callers of these phone keys and their latest tickets, calls and messages.
+
+    PostgreSQL: four fixed statements in one round trip. Elsewhere: the callers first, then the
+    portable statements over their ids.
+    """
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        by_keys = {"keys": list(keys)}
+        people, tickets, calls, messages = run_all(
+            conn, [(_PG_PEOPLE, by_keys), (_PG_TICKETS, by_keys), (_PG_CALLS, by_keys), (_PG_MESSAGES, by_keys)]
+        )
+        return _Found(people, tickets, calls, messages)
+    people = session.execute(_people_query(Citizen.phone_key.in_(keys))).all()
+    if not people:
+        return _Found(people, [], [], [])
+    owners = sorted(p.id for p in people)
+    ticket_ids = _portable_ids(Ticket.id, Ticket.citizen_id, Ticket.created_at, owners, MAX_OPEN)
+    call_ids = _portable_ids(Call.id, Call.citizen_id, Call.started_at, owners, RECENT)
+    message_ids = _portable_ids(Message.id, Message.citizen_id, Message.at, owners, RECENT)
+    return _Found(
+        people,
+        session.execute(_tickets_query(ticket_ids)).all(),
+        session.execute(_calls_query(call_ids)).all(),
+        session.execute(_messages_query(message_ids)).all(),
+    )
+
+
+def _open_tickets(session: so.Session, people: Sequence[Any]) -> Sequence[Any]:
+    """Read the latest open tickets of these callers (those with more tickets than one read holds)."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        return _PG_OPEN_TICKETS.rows(conn, {"keys": [p.phone_key for p in people]})
+    owners = sorted(p.id for p in people)
+    ids = _portable_ids(Ticket.id, Ticket.citizen_id, Ticket.created_at, owners, MAX_OPEN, Ticket.status.in_(_OPEN))
+    return session.execute(_tickets_query(ids)).all()
+
+
+def _by_owner(
+    owners: Collection[int], rows: Sequence[Any], row: Callable[[Any], dict[str, Any]]
+) -> dict[int, list[dict[str, Any]]]:
+    """Group rows (ordered by owner, newest first) into each owner's list."""
     found: dict[int, list[dict[str, Any]]] = {o: [] for o in owners}
-    for r in session.execute(query):
-        found[r.citizen_id or 0].append(_ticket_row(r))
+    for r in rows:
+        found[r.citizen_id or 0].append(row(r))
     return found
+
+
+def _call_row(c: Any) -> dict[str, Any]:
+    return {"id": c.id, "started_at": c.started_at.isoformat(), "outcome": c.outcome, "operator": c.operator_ext}
+
+
+def _message_row(m: Any) -> dict[str, Any]:
+    return {"id": m.id, "at": m.at.isoformat(), "channel": m.channel, "direction": m.direction, "body": m.body}
 
 
 def _empty(number: str | None) -> dict[str, Any]:
@@ -125,9 +231,9 @@ def caller_history(session: so.Session, number: str | None) -> dict[str, Any]:
 def caller_histories(session: so.Session, numbers: Collection[str | None]) -> dict[str | None, dict[str, Any]]:
     """Return the history of several caller numbers at once, keyed by the number as given.
 
-    Twenty phones ringing at once (a burst after a water main breaks) cost five round trips, not a
-    hundred: citizens, tickets, calls and messages are each one query over every caller, and every
-    part stays bounded by LIMIT per caller, so a pop stays fast with a million tickets.
+    Twenty phones ringing at once (a burst after a water main breaks) cost one round trip on
+    PostgreSQL, not a hundred: citizens, tickets, calls and messages are each one query over every
+    caller, and every part stays bounded by LIMIT per caller, so a pop stays fast with a million tickets.
     """
     result = {number: _empty(number) for number in numbers}
     keys: dict[str, list[str | None]] = {}
@@ -137,42 +243,19 @@ def caller_histories(session: so.Session, numbers: Collection[str | None]) -> di
             keys.setdefault(phone.key, []).append(number)
     if not keys:
         return result
-    people = session.execute(
-        sa.select(Citizen.id, Citizen.phone_key, Citizen.name, Citizen.email, Citizen.script).where(
-            Citizen.phone_key.in_(keys)
-        )
-    ).all()
-    if not people:
+    found = _read(session, keys)
+    if not found.people:
         return result
-    owners = sorted(p.id for p in people)
-    # One query serves both lists in the common case: the latest tickets hold every open one unless
-    # the citizen has more than MAX_OPEN tickets, and only then is a second query needed.
-    latest = _tickets_of(session, owners, open_only=False, limit=MAX_OPEN)
-    crowded = [o for o in owners if len(latest[o]) == MAX_OPEN]
-    open_lists = _tickets_of(session, crowded, open_only=True, limit=MAX_OPEN) if crowded else {}
-    call_ids = _newest_ids(session, Call.id, Call.citizen_id, Call.started_at, owners, RECENT)
-    calls: dict[int, list[dict[str, Any]]] = {o: [] for o in owners}
-    for c in session.execute(
-        sa.select(Call.citizen_id, Call.id, Call.started_at, Call.outcome, Call.operator_ext)
-        .join(call_ids, call_ids.c.id == Call.id)
-        .order_by(Call.citizen_id, Call.started_at.desc(), Call.id.desc())
-    ):
-        calls[c[0] or 0].append({"id": c[1], "started_at": c[2].isoformat(), "outcome": c[3], "operator": c[4]})
-    message_ids = _newest_ids(session, Message.id, Message.citizen_id, Message.at, owners, RECENT)
-    messages: dict[int, list[dict[str, Any]]] = {o: [] for o in owners}
-    for m in session.execute(
-        sa.select(
-            Message.citizen_id, Message.id, Message.at, Message.channel, Message.direction,
-            sa.func.substr(Message.body, 1, 280),
-        )
-        .join(message_ids, message_ids.c.id == Message.id)
-        .order_by(Message.citizen_id, Message.at.desc(), Message.id.desc())
-    ):  # fmt: skip
-        messages[m[0] or 0].append(
-            {"id": m[1], "at": m[2].isoformat(), "channel": m[3], "direction": m[4], "body": m[5]}
-        )
-    open_values = {s.value for s in OPEN_STATUSES}
-    for person in people:
+    owners = {p.id for p in found.people}
+    latest = _by_owner(owners, found.tickets, _ticket_row)
+    # One read serves both lists in the common case: the latest tickets hold every open one unless
+    # the citizen has more than MAX_OPEN tickets, and only then is a second read needed.
+    crowded = [p for p in found.people if len(latest[p.id]) == MAX_OPEN]
+    open_lists = _by_owner([p.id for p in crowded], _open_tickets(session, crowded), _ticket_row) if crowded else {}
+    calls = _by_owner(owners, found.calls, _call_row)
+    messages = _by_owner(owners, found.messages, _message_row)
+    open_values = set(_OPEN)
+    for person in found.people:
         own = latest[person.id]
         for number in keys[person.phone_key]:
             result[number] = {

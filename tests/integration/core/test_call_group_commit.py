@@ -12,6 +12,7 @@ from core.bootstrap import Core
 from core.db.models import Call, Event
 from core.ports import RecordingLivePush
 from core.services import calls
+from core.services.call_rows import CallRow
 
 AT = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
@@ -63,10 +64,10 @@ def test_a_call_opened_by_another_writer_meanwhile_is_reused(
     core: Core, live: RecordingLivePush, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Between our lookup and our insert another writer commits the same Linkedid: no duplicate, no loss."""
-    real = calls._calls_for
+    real = calls._group_calls
     raced: list[int] = []
 
-    def racing(*args: object, **kwargs: object) -> dict[str, Call]:
+    def racing(*args: object, **kwargs: object) -> dict[str, CallRow]:
         found = real(*args, **kwargs)  # type: ignore[arg-type]
         if not raced:
             with core.session_factory() as other:
@@ -76,7 +77,7 @@ def test_a_call_opened_by_another_writer_meanwhile_is_reused(
                 raced.append(1)
         return found
 
-    monkeypatch.setattr(calls, "_calls_for", racing)
+    monkeypatch.setattr(calls, "_group_calls", racing)
     ids, popped = calls.open_and_ring(core.uow(), [opening(1), opening(2)], [ring(1, "201")])
     assert popped == [True]
     with core.session_factory() as db:

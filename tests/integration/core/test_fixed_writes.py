@@ -1,0 +1,95 @@
+"""Fixed statements that write (core/db/fixed.py run_all) and the event insert built on them (core/db/uow.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from core.bootstrap import Core
+from core.db.fixed import FixedQuery, run_all
+from core.db.models import Call, Event
+from core.db.uow import event_dict
+from core.ports import RecordingLivePush
+
+HOSTILE = ['"quoted"', "back\\slash", "{braces,comma}", "NULL", "", "Čaršija Котор", "tab\tnew\nline", None]
+
+_ECHO = FixedQuery(
+    sa.text(
+        "SELECT u.value FROM unnest(CAST(:values AS text[])) WITH ORDINALITY AS u(value, ord) ORDER BY u.ord"
+    ).columns(sa.column("value", sa.String)),
+    binary={"values"},
+)
+_ECHO_TEXT = FixedQuery(
+    sa.text(
+        "SELECT u.value FROM unnest(CAST(:values AS text[])) WITH ORDINALITY AS u(value, ord) ORDER BY u.ord"
+    ).columns(sa.column("value", sa.String))
+)
+_NEW_CALL = FixedQuery(
+    sa.text(
+        "INSERT INTO call (linkedid, direction, state, started_at) VALUES (:linkedid, 'in', 'ringing', CURRENT_TIMESTAMP)"
+        " RETURNING id"
+    ).columns(sa.column("id", sa.BigInteger))
+)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_binary_text_array_carries_any_string(core: Core) -> None:
+    """Quotes, backslashes, braces, the word NULL, a real NULL: sent in binary, back as they were."""
+    with core.engine.connect() as conn:
+        assert "%(values)b" in _ECHO._plan(conn.dialect).sql  # noqa: SLF001  the binary placeholder is used
+        assert [row.value for row in _ECHO.rows(conn, {"values": HOSTILE})] == HOSTILE
+        assert [row.value for row in _ECHO_TEXT.rows(conn, {"values": HOSTILE})] == HOSTILE  # and as text
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_fixed_statements_are_prepared_on_first_use(core: Core) -> None:
+    """A fixed text is prepared at once on each connection, not after psycopg's default five runs."""
+    with core.engine.connect() as conn:
+        _ECHO.rows(conn, {"values": ["x"]})
+        prepared = conn.execute(
+            sa.text("SELECT count(*) FROM pg_prepared_statements WHERE strpos(statement, 'WITH ORDINALITY') > 0")
+        ).scalar_one()
+        assert prepared == 1
+
+
+def test_run_all_returns_each_statements_rows_in_order(core: Core) -> None:
+    """Several statements in one call (one pipeline on PostgreSQL): each one's rows, in order."""
+    with core.engine.begin() as conn:
+        first, second = run_all(
+            conn, [(_NEW_CALL, {"linkedid": "1764310000.1"}), (_NEW_CALL, {"linkedid": "1764310000.2"})]
+        )
+        assert first[0].id < second[0].id
+        assert conn.execute(sa.select(sa.func.count()).select_from(Call)).scalar_one() == 2
+
+
+def test_a_failing_statement_fails_the_batch_with_sqlalchemys_error(core: Core) -> None:
+    """A duplicate Linkedid in the middle of a batch is an IntegrityError, as Connection.execute raises."""
+    with core.engine.connect() as conn:
+        with pytest.raises(sa.exc.IntegrityError):
+            run_all(
+                conn,
+                [(_NEW_CALL, {"linkedid": "1764310000.1"}), (_NEW_CALL, {"linkedid": "1764310000.1"}),
+                 (_NEW_CALL, {"linkedid": "1764310000.3"})],
+            )  # fmt: skip
+        conn.rollback()
+        assert conn.execute(sa.select(sa.func.count()).select_from(Call)).scalar_one() == 0
+
+
+def test_many_events_of_one_commit_keep_their_order_and_payloads(core: Core, live: RecordingLivePush) -> None:
+    """Fifty events in one commit: seq follows emission order, and what is pushed is what is stored."""
+    payloads: list[dict[str, Any]] = [
+        {"n": n, "name": HOSTILE[n % len(HOSTILE)], "nested": {"list": [n, None, "Ђ"]}} for n in range(50)
+    ]
+    with core.uow() as uow:
+        for n, payload in enumerate(payloads):
+            uow.emit("ticket.updated" if n % 2 else "call.ringing", payload, audience=f"ext:{200 + n % 3}")
+        committed = uow.commit()
+    assert [event["n"] for event in committed] == list(range(50))
+    seqs = [event["seq"] for event in committed]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 50
+    assert live.events == committed
+    with core.session_factory() as session:
+        stored = session.scalars(sa.select(Event).order_by(Event.seq)).all()
+        assert [event_dict(row) for row in stored] == committed
