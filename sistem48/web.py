@@ -10,7 +10,7 @@ from flask_socketio import SocketIO
 from callcenter_ui import create_app
 from callcenter_ui.sockets import SocketIOLivePush, init_socketio, start_table_relay
 from core.config import Settings
-from sistem48.runtime import build_core
+from sistem48.runtime import build_core, settle_heap
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ def build_web(settings: Settings) -> tuple[Flask, SocketIO]:
 def serve(settings: Settings) -> None:
     """Serve HTTP and Socket.IO until interrupted."""
     app, socketio = build_web(settings)
+    settle_heap()
     log.info("web on http://%s:%d/", settings.http_host, settings.http_port)
     # Werkzeug's threaded server speaks WebSocket through simple-websocket; a municipal call centre has
     # tens of users, not thousands. It is bound to loopback by default and fronted by a proxy in production.

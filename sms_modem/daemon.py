@@ -297,11 +297,12 @@ def _stop_event() -> threading.Event:
 
 def run_sms(settings: Settings) -> None:
     """Run the SMS daemon until SIGTERM; without a gammurc, report "not configured" and idle."""
-    from sistem48.runtime import build_core, configure_logging
+    from sistem48.runtime import build_core, configure_logging, settle_heap
     from sistem48.worker import live_for
 
     configure_logging()
     core = build_core(settings, live=live_for(settings))
+    settle_heap()
     stop = _stop_event()
     if settings.gammu_config is None:
         while not stop.is_set():

@@ -494,7 +494,7 @@ class TelephonyDaemon:
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Build the core for this process and run the daemon until SIGTERM/SIGINT (or ``stop``)."""
-    from sistem48.runtime import build_core
+    from sistem48.runtime import build_core, settle_heap
     from sistem48.worker import live_for
 
     core = build_core(settings, live=live_for(settings))
@@ -504,6 +504,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     daemon = TelephonyDaemon(core, ami=ami_settings(settings), spool=settings.voicemail_spool)
+    settle_heap()
     try:
         await daemon.run(stop)
     finally:
