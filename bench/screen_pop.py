@@ -145,7 +145,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def run_daemon(mode: str) -> None:
     """Child process: run one daemon (``relay`` or ``lookup``) as ``sistem48 telephony`` does, until SIGTERM."""
-    from sistem48.runtime import build_core
+    from sistem48.runtime import build_core, settle_heap
     from sistem48.worker import live_for
 
     settings = load_settings()
@@ -158,6 +158,7 @@ def run_daemon(mode: str) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         daemon = cls(core, ami=ami_settings(settings), spool=None, options=DaemonOptions(originate_poll=3600))
+        settle_heap()
         try:
             await daemon.run(stop)
         finally:
@@ -248,7 +249,12 @@ async def measure(args: argparse.Namespace, env: dict[str, str], token: str) -> 
             while any(lid not in received for lid in sent) and time.monotonic() < deadline:  # noqa: ASYNC110  filled by the client thread
                 await asyncio.sleep(0.002)
             if round_no >= 2:  # the first round of each mode warms caches and connections
-                results[mode].extend((received[lid] - t0) * 1000 for lid, t0 in sent.items() if lid in received)
+                latencies = [(received[lid] - t0) * 1000 for lid, t0 in sent.items() if lid in received]
+                results[mode].extend(latencies)
+                if args.verbose and latencies:
+                    print(
+                        f"round {round_no:2d} {mode:>6}: first {min(latencies):6.1f} ms, last {max(latencies):6.1f} ms"
+                    )
                 lost = sum(1 for lid in sent if lid not in received)
                 if lost:
                     print(f"round {round_no} ({mode}): {lost} pops not received", file=sys.stderr)
@@ -270,6 +276,7 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--citizens", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=10, help="rounds of 20 concurrent calls per mode")
+    parser.add_argument("--verbose", action="store_true", help="print each round's first and last pop")
     parser.add_argument("--daemon", choices=("relay", "lookup"), help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args()
     if args.daemon:
