@@ -14,7 +14,10 @@ the Engine.IO upgrade), in this process. The "relay" mode runs the same path but
 
 Each round sends 20 Newchannel frames and then 20 DialBegin frames back to back (20 calls ringing at
 once, each from an existing citizen with five tickets) and waits for the 20 pops; latency runs from
-each DialBegin leaving the server. Each mode has its own AMI server and long-running daemon, and the
+each DialBegin leaving the server. Back to back is the worst case: the calls are opened and their
+callers looked up on the pops' path. ``--gap 0.2`` leaves the time a real dialplan takes between a
+call's arrival and the queue ringing, so the pops find their calls open and their histories read.
+``--verbose`` prints each round's first and last pop. Each mode has its own AMI server and long-running daemon, and the
 rounds alternate between them; the first round of each is a warm-up.
 PostgreSQL: a private cluster with fsync and synchronous commit on, as in production
 (tests/support/pg.py), unless ``S48_BENCH_DATABASE_URL`` is set;
@@ -241,6 +244,8 @@ async def measure(args: argparse.Namespace, env: dict[str, str], token: str) -> 
                 calls.append((linkedid, *frames(linkedid, number, "201")))
             for _linkedid, newchannel, _dial, _hangup in calls:
                 await server.send_frame(newchannel)
+            if args.gap:
+                await asyncio.sleep(args.gap)  # the dialplan's steps between a call's arrival and the queue
             sent: dict[str, float] = {}
             for linkedid, _newchannel, dial, _hangup in calls:
                 sent[linkedid] = time.perf_counter()
@@ -277,6 +282,8 @@ def main() -> None:
     parser.add_argument("--citizens", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=10, help="rounds of 20 concurrent calls per mode")
     parser.add_argument("--verbose", action="store_true", help="print each round's first and last pop")
+    parser.add_argument("--gap", type=float, default=0.0,
+                        help="seconds between the Newchannels and the DialBegins (default 0: the worst case)")  # fmt: skip
     parser.add_argument("--daemon", choices=("relay", "lookup"), help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args()
     if args.daemon:
