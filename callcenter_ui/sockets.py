@@ -54,8 +54,6 @@ class JsonFirstPacket(socketio.packet.Packet):  # type: ignore[misc]  # python-s
     first and kept: bytes make it fail, and only then does the library's binary path take over.
     """
 
-    data: Any  # set by the base class
-
     def __init__(
         self,
         packet_type: int = socketio.packet.EVENT,
@@ -79,11 +77,8 @@ class JsonFirstPacket(socketio.packet.Packet):  # type: ignore[misc]  # python-s
         """Encode as the base class does, with the JSON made at construction."""
         if self._json is None:
             return super().encode()
-        data, self.data = self.data, None
-        try:
-            head = super().encode()  # type, namespace and id: everything but the data
-        finally:
-            self.data = data
+        # The base class's header (type, namespace, ack id) for the same packet without its data.
+        head = socketio.packet.Packet(self.packet_type, None, self.namespace, self.id, binary=False).encode()
         return head + self._json
 
 

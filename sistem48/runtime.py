@@ -34,7 +34,9 @@ def settle_heap() -> None:
     A full collection walks every tracked object, and a daemon that has imported SQLAlchemy, Flask
     and phonenumbers holds a great many that live as long as the process anyway: such a sweep took
     70-120 ms in the telephony daemon and stalled the twenty screen pops in flight with it
-    (bench/screen_pop.py). Frozen, they are skipped; what is made later is collected as before.
+    (bench/screen_pop.py). Frozen, they are skipped; what is made later is collected as before. The
+    price: garbage among the startup objects is never collected, which is why this runs after a full
+    collection.
     """
     gc.collect()
     gc.freeze()

@@ -1,4 +1,4 @@
-"""Fixed read statements run on the driver's cursor: the busiest public reads, without the middleman.
+"""Fixed statements run on the driver's cursor: the busiest reads and the screen pop's writes, without the middleman.
 
 For a one-row read, SQLAlchemy's execution path (an execution context, result metadata built from
 the driver's column descriptions, Row objects) costs about as much CPU again as the driver's own work:
@@ -80,17 +80,16 @@ class FixedQuery:
         if plan is None:
             compiled = self.statement.compile(dialect=dialect)
             escaped = compiled.escaped_bind_names  # construct_params() keys parameters by these names
+            # Each parameter once, under the name it has in the SQL text (``compiled.binds`` also
+            # lists an anonymous one, a LIMIT say, under its internal key).
+            rendered = {bind: escaped.get(name, name) for bind, name in compiled.bind_names.items()}
             binds = tuple(
-                (escaped.get(name, name), processor)
-                for name, bind in compiled.binds.items()
+                (name, processor)
+                for bind, name in rendered.items()
                 if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
             )
-            names = {bind.key: escaped.get(name, name) for name, bind in compiled.binds.items()}
-            fixed = {
-                escaped.get(name, name): bind.value
-                for name, bind in compiled.binds.items()
-                if not bind.required and bind.callable is None
-            }
+            names = {bind.key: name for bind, name in rendered.items()}
+            fixed = {name: bind.value for bind, name in rendered.items() if not bind.required and bind.callable is None}
             sql = str(compiled)
             if dialect.driver == "psycopg":
                 for key in self.binary:
@@ -162,9 +161,10 @@ def run_all(conn: sa.Connection, statements: Sequence[tuple[FixedQuery, Mapping[
         raise sa.exc.ResourceClosedError("the connection has no driver connection")
     cursors = [raw.cursor() for _ in work]
     dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
+    pipelined = len(work) > 1 and dialect.driver == "psycopg"
     current = work[0]
     try:
-        with raw.pipeline() if len(work) > 1 and dialect.driver == "psycopg" else contextlib.nullcontext():
+        with raw.pipeline() if pipelined else contextlib.nullcontext():
             for cursor, current in zip(cursors, work, strict=True):
                 # Prepared on first use on each connection (psycopg waits for five): a fixed text is
                 # what a server-side plan is for, and parsing and planning was a third of the
@@ -178,8 +178,11 @@ def run_all(conn: sa.Connection, statements: Sequence[tuple[FixedQuery, Mapping[
             # connection, so all those made before now are discarded, not only this one.
             conn.engine.pool._invalidate(pooled, exc)  # noqa: SLF001  the pool's own disconnect hook
             conn.invalidate(exc)
+        # A pipeline reports a statement's failure at a later statement or at its end: name them all.
+        sql = ";\n".join(plan.sql for _, plan, _ in work) if pipelined else current[1].sql
+        sent: Any = [values for _, _, values in work] if pipelined else current[2]
         raise sa.exc.DBAPIError.instance(
-            current[1].sql, current[2], exc, dbapi_error, connection_invalidated=lost, dialect=dialect
+            sql, sent, exc, dbapi_error, connection_invalidated=lost, dialect=dialect
         ) from exc
     finally:
         for cursor in cursors:

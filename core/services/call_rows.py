@@ -122,6 +122,8 @@ def save(session: so.Session, calls: Iterable[CallRow]) -> None:
     """
     new = [c for c in calls if c.id is None]
     changed = [c for c in calls if c.id is not None and c.changed]
+    if any(c.started_at.tzinfo is None for c in new):
+        raise ValueError("naive datetime given to a UTC column")  # as UtcDateTime refuses it
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         if new:
@@ -147,7 +149,8 @@ def save(session: so.Session, calls: Iterable[CallRow]) -> None:
         if changed:
             params = {"ids": [c.id for c in changed], "metas": [json.dumps(c.meta) for c in changed],
                       "queues": [c.queue for c in changed]}  # fmt: skip
-            _PG_UPDATE.rows(conn, params)
+            if len(_PG_UPDATE.rows(conn, params)) != len(changed):  # as the ORM's flush checks
+                raise so.exc.StaleDataError(f"{len(changed)} calls to update, not all found")
     else:
         if new:
             insert = sa.insert(Call).returning(Call.id, sort_by_parameter_order=True)
@@ -162,6 +165,8 @@ def save(session: so.Session, calls: Iterable[CallRow]) -> None:
                 .where(Call.id == sa.bindparam("b_id"))
                 .values(meta=sa.bindparam("b_meta"), queue=sa.bindparam("b_queue"))
             )
-            conn.execute(update, [{"b_id": c.id, "b_meta": c.meta, "b_queue": c.queue} for c in changed])
+            done = conn.execute(update, [{"b_id": c.id, "b_meta": c.meta, "b_queue": c.queue} for c in changed])
+            if done.rowcount != len(changed):
+                raise so.exc.StaleDataError(f"{len(changed)} calls to update, not all found")
     for c in changed:
         c.changed = False

@@ -25,7 +25,7 @@ import sqlalchemy.orm as so
 
 from core.db.models import Call, OutboxItem, StatusChange, Ticket, User
 from core.db.uow import UnitOfWork
-from core.phones import parse_phone
+from core.phones import Phone, parse_phone
 from core.services import call_rows, citizens
 from core.services.call_rows import CallRow
 from core.services.health import report_status
@@ -295,7 +295,9 @@ def _group_calls(session: so.Session, items: Sequence[Opening], known: Collectio
     """
     wanted = {item.linkedid[:64] for item in items} | {lid[:64] for lid in known}
     # Callers of calls already open are read too: one round trip for both reads beats a second.
-    phones = {item.linkedid[:64]: parse_phone(_clean(item.caller_raw)) for item in items}
+    phones: dict[str, Phone | None] = {}
+    for item in items:  # a call's first item is the one it is opened from, so its number counts
+        phones.setdefault(item.linkedid[:64], parse_phone(_clean(item.caller_raw)))
     keys = {p.key for p in phones.values() if p is not None and p.e164 and p.key}
     found, citizen_ids = call_rows.find(session, wanted, keys)
     missing: dict[str, Opening] = {}
@@ -556,10 +558,12 @@ def call_ended(
 
     def work() -> None:
         with uow:
-            opening = Opening(linkedid=linkedid, caller_raw=caller_raw, caller_name=None, did=None, at=at)
-            row = _group_calls(uow.session, [opening])[linkedid[:64]]
-            call_rows.save(uow.session, [row])  # a call we never saw start is recorded at its end
-            call = uow.session.get_one(Call, row.id)
+            call = _find(uow.session, linkedid)
+            if call is None:  # a call we never saw start is recorded at its end
+                opening = Opening(linkedid=linkedid, caller_raw=caller_raw, caller_name=None, did=None, at=at)
+                row = _group_calls(uow.session, [opening])[linkedid[:64]]
+                call_rows.save(uow.session, [row])
+                call = uow.session.get_one(Call, row.id)
             if call.state == "ended":
                 return
             _end(uow, call, outcome=outcome, cause=cause, at=at, via_resync=via_resync, timezone=timezone)

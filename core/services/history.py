@@ -56,25 +56,66 @@ def _ticket_row(r: Any) -> dict[str, Any]:
     }
 
 
-def _lateral_ids(
-    column: so.InstrumentedAttribute[int], owner: so.InstrumentedAttribute[int | None],
+def _latest(
+    columns: Sequence[Any], owner: so.InstrumentedAttribute[int | None],
     newest: so.InstrumentedAttribute[Any], limit: int, *where: sa.ColumnElement[bool],
-) -> sa.Subquery:  # fmt: skip
-    """PostgreSQL: the ``limit`` newest row ids of each citizen whose phone key is in the ``keys`` array.
+) -> tuple[sa.Subquery, sa.sql.selectable.LateralFromClause]:  # fmt: skip
+    """PostgreSQL: the ``limit`` newest rows of each citizen whose phone key is in the ``keys`` array.
 
     A LATERAL join over those citizens, so every caller costs one index-bounded scan (a number with
-    thousands of tickets reads twenty), and one statement text whatever the number of callers. Keyed
-    by phone, not by citizen id, so it needs no earlier read and goes in the same round trip.
+    thousands of tickets reads twenty) and one statement text serves any number of callers. Keyed by
+    phone, not by citizen id, so it needs no earlier read and goes in the same round trip; the columns
+    come straight from the scan, without a second look-up of each row by id.
     """
     owners = (
         sa.select(Citizen.id)
         .where(Citizen.phone_key == sa.any_(sa.bindparam("keys", type_=pg.ARRAY(sa.String))))
         .subquery("o")
     )
-    newest_rows = (
-        sa.select(column.label("id")).where(owner == owners.c.id, *where).order_by(newest.desc()).limit(limit)
-    ).lateral("n")
-    return sa.select(newest_rows.c.id).select_from(owners).join(newest_rows, sa.true()).subquery()
+    rows = sa.select(*columns).where(owner == owners.c.id, *where).order_by(newest.desc()).limit(limit)
+    return owners, rows.lateral("n")
+
+
+def _pg_tickets(*where: sa.ColumnElement[bool]) -> sa.Select[*tuple[Any, ...]]:
+    owners, n = _latest(
+        [Ticket.id, Ticket.code, Ticket.status, Ticket.channel, Ticket.category_id, Ticket.organisation_id,
+         Ticket.place, Ticket.priority, Ticket.created_at, Ticket.answer_due, Ticket.resolve_due, Ticket.answered_at,
+         Ticket.citizen_id],
+        Ticket.citizen_id, Ticket.created_at, MAX_OPEN, *where,
+    )  # fmt: skip
+    return (
+        sa.select(
+            n.c.id,
+            n.c.code,
+            n.c.status,
+            n.c.channel,
+            Category.code.label("category"),
+            Organisation.code.label("organisation"),
+            n.c.place,
+            n.c.priority,
+            n.c.created_at,
+            n.c.answer_due,
+            n.c.resolve_due,
+            n.c.answered_at,
+            n.c.citizen_id,
+        )  # fmt: skip
+        .select_from(owners)
+        .join(n, sa.true())
+        .outerjoin(Category, Category.id == n.c.category_id)
+        .outerjoin(Organisation, Organisation.id == n.c.organisation_id)
+        .order_by(n.c.citizen_id, n.c.created_at.desc(), n.c.id.desc())
+    )
+
+
+def _pg_recent(columns: Sequence[Any], owner: so.InstrumentedAttribute[int | None],
+               newest: so.InstrumentedAttribute[Any]) -> sa.Select[*tuple[Any, ...]]:  # fmt: skip
+    owners, n = _latest(columns, owner, newest, RECENT)
+    return (
+        sa.select(*n.c)
+        .select_from(owners)
+        .join(n, sa.true())
+        .order_by(n.c.citizen_id, n.c[newest.key].desc(), n.c.id.desc())
+    )
 
 
 def _portable_ids(
@@ -103,9 +144,16 @@ def _tickets_query(ids: sa.Subquery) -> sa.Select[*tuple[Any, ...]]:
     )
 
 
+_CALL_COLUMNS = (Call.citizen_id, Call.id, Call.started_at, Call.outcome, Call.operator_ext)
+_MESSAGE_COLUMNS = (
+    Message.citizen_id, Message.id, Message.at, Message.channel, Message.direction,
+    sa.func.substr(Message.body, 1, 280).label("body"),
+)  # fmt: skip
+
+
 def _calls_query(ids: sa.Subquery) -> sa.Select[*tuple[Any, ...]]:
     return (
-        sa.select(Call.citizen_id, Call.id, Call.started_at, Call.outcome, Call.operator_ext)
+        sa.select(*_CALL_COLUMNS)
         .join(ids, ids.c.id == Call.id)
         .order_by(Call.citizen_id, Call.started_at.desc(), Call.id.desc())
     )
@@ -113,13 +161,10 @@ def _calls_query(ids: sa.Subquery) -> sa.Select[*tuple[Any, ...]]:
 
 def _messages_query(ids: sa.Subquery) -> sa.Select[*tuple[Any, ...]]:
     return (
-        sa.select(
-            Message.citizen_id, Message.id, Message.at, Message.channel, Message.direction,
-            sa.func.substr(Message.body, 1, 280).label("body"),
-        )
+        sa.select(*_MESSAGE_COLUMNS)
         .join(ids, ids.c.id == Message.id)
         .order_by(Message.citizen_id, Message.at.desc(), Message.id.desc())
-    )  # fmt: skip
+    )
 
 
 def _people_query(keys: sa.ColumnElement[bool]) -> sa.Select[*tuple[Any, ...]]:
@@ -131,17 +176,12 @@ _OPEN = [s.value for s in OPEN_STATUSES]
 # The pop sits on the path of a ringing phone: on PostgreSQL these run as fixed statements on the
 # driver's cursor (core.db.fixed), compiled once, with the owners as one array parameter.
 _PG_PEOPLE = FixedQuery(_people_query(Citizen.phone_key == sa.any_(sa.bindparam("keys", type_=pg.ARRAY(sa.String)))))
-_PG_TICKETS = FixedQuery(_tickets_query(_lateral_ids(Ticket.id, Ticket.citizen_id, Ticket.created_at, MAX_OPEN)))
+_PG_TICKETS = FixedQuery(_pg_tickets())
 _PG_OPEN_TICKETS = FixedQuery(
-    _tickets_query(
-        _lateral_ids(
-            Ticket.id, Ticket.citizen_id, Ticket.created_at, MAX_OPEN,
-            Ticket.status == sa.any_(sa.bindparam("open", _OPEN, type_=pg.ARRAY(sa.String))),
-        )
-    )
-)  # fmt: skip
-_PG_CALLS = FixedQuery(_calls_query(_lateral_ids(Call.id, Call.citizen_id, Call.started_at, RECENT)))
-_PG_MESSAGES = FixedQuery(_messages_query(_lateral_ids(Message.id, Message.citizen_id, Message.at, RECENT)))
+    _pg_tickets(Ticket.status == sa.any_(sa.bindparam("open", _OPEN, type_=pg.ARRAY(sa.String))))
+)
+_PG_CALLS = FixedQuery(_pg_recent(_CALL_COLUMNS, Call.citizen_id, Call.started_at))
+_PG_MESSAGES = FixedQuery(_pg_recent(_MESSAGE_COLUMNS, Message.citizen_id, Message.at))
 
 
 @dataclass(frozen=True)
@@ -195,10 +235,16 @@ def _open_tickets(session: so.Session, people: Sequence[Any]) -> Sequence[Any]:
 def _by_owner(
     owners: Collection[int], rows: Sequence[Any], row: Callable[[Any], dict[str, Any]]
 ) -> dict[int, list[dict[str, Any]]]:
-    """Group rows (ordered by owner, newest first) into each owner's list."""
+    """Group rows (ordered by owner, newest first) into each owner's list.
+
+    On PostgreSQL each read keys on the phone numbers and takes its own snapshot, so a citizen
+    created for one of them between the reads can bring rows of an owner not read: they are left out.
+    """
     found: dict[int, list[dict[str, Any]]] = {o: [] for o in owners}
     for r in rows:
-        found[r.citizen_id or 0].append(row(r))
+        own = found.get(r.citizen_id)
+        if own is not None:
+            own.append(row(r))
     return found
 
 

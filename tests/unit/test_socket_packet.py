@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
 import pytest
 from socketio import packet
 
 from callcenter_ui.sockets import JsonFirstPacket
-from sistem48.runtime import settle_heap
 
 POP = {
     "seq": 7,
@@ -46,12 +44,3 @@ def test_bytes_still_travel_as_attachments() -> None:
     theirs = packet.Packet(packet.EVENT, data=data, namespace="/operator")
     assert ours.packet_type == packet.BINARY_EVENT
     assert ours.encode() == theirs.encode()
-
-
-def test_settle_heap_freezes_what_startup_made() -> None:
-    """After settle_heap the objects alive at startup are out of the collector's sweeps."""
-    try:
-        settle_heap()
-        assert gc.get_freeze_count() > 1000
-    finally:
-        gc.unfreeze()

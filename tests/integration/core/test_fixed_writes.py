@@ -67,14 +67,27 @@ def test_run_all_returns_each_statements_rows_in_order(core: Core) -> None:
 def test_a_failing_statement_fails_the_batch_with_sqlalchemys_error(core: Core) -> None:
     """A duplicate Linkedid in the middle of a batch is an IntegrityError, as Connection.execute raises."""
     with core.engine.connect() as conn:
-        with pytest.raises(sa.exc.IntegrityError):
+        with pytest.raises(sa.exc.IntegrityError) as failed:
             run_all(
                 conn,
                 [(_NEW_CALL, {"linkedid": "1764310000.1"}), (_NEW_CALL, {"linkedid": "1764310000.1"}),
                  (_NEW_CALL, {"linkedid": "1764310000.3"})],
             )  # fmt: skip
+        assert "INSERT INTO call" in str(failed.value)  # the statement, or on PostgreSQL the pipeline's
         conn.rollback()
         assert conn.execute(sa.select(sa.func.count()).select_from(Call)).scalar_one() == 0
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_missing_parameter_is_named_beside_an_anonymous_one(core: Core) -> None:
+    """A LIMIT is an anonymous parameter; forgetting the named one is still SQLAlchemy's clear error."""
+    query = FixedQuery(sa.select(Call.id).where(Call.linkedid == sa.bindparam("linkedid")).limit(5))
+    with core.engine.begin() as conn:
+        conn.execute(sa.insert(Call), [{"linkedid": "1764310000.1", "direction": "in", "state": "ringing",
+                                        "started_at": core.clock.now()}])  # fmt: skip
+        with pytest.raises(sa.exc.InvalidRequestError, match="linkedid"):
+            query.rows(conn, {})
+        assert len(query.rows(conn, {"linkedid": "1764310000.1"})) == 1
 
 
 def test_many_events_of_one_commit_keep_their_order_and_payloads(core: Core, live: RecordingLivePush) -> None:
@@ -87,8 +100,7 @@ def test_many_events_of_one_commit_keep_their_order_and_payloads(core: Core, liv
             uow.emit("ticket.updated" if n % 2 else "call.ringing", payload, audience=f"ext:{200 + n % 3}")
         committed = uow.commit()
     assert [event["n"] for event in committed] == list(range(50))
-    seqs = [event["seq"] for event in committed]
-    assert seqs == sorted(seqs) and len(set(seqs)) == 50
+    assert len({event["seq"] for event in committed}) == 50
     assert live.events == committed
     with core.session_factory() as session:
         stored = session.scalars(sa.select(Event).order_by(Event.seq)).all()
