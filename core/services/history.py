@@ -174,7 +174,7 @@ def _people_query(keys: sa.ColumnElement[bool]) -> sa.Select[*tuple[Any, ...]]:
 _OPEN = [s.value for s in OPEN_STATUSES]
 
 # The pop sits on the path of a ringing phone: on PostgreSQL these run as fixed statements on the
-# driver's cursor (core.db.fixed), compiled once, with the owners as one array parameter.
+# driver's cursor (core.db.fixed), compiled once, with the callers' phone keys as one array parameter.
 _PG_PEOPLE = FixedQuery(_people_query(Citizen.phone_key == sa.any_(sa.bindparam("keys", type_=pg.ARRAY(sa.String)))))
 _PG_TICKETS = FixedQuery(_pg_tickets())
 _PG_OPEN_TICKETS = FixedQuery(
