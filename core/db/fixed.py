@@ -83,11 +83,12 @@ class FixedQuery:
             # Each parameter once, under the name it has in the SQL text (``compiled.binds`` also
             # lists an anonymous one, a LIMIT say, under its internal key).
             rendered = {bind: escaped.get(name, name) for bind, name in compiled.bind_names.items()}
-            binds = tuple(
-                (name, processor)
+            processors = {  # by name: two bindparam("t") objects in one statement are one parameter
+                name: processor
                 for bind, name in rendered.items()
                 if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-            )
+            }
+            binds = tuple(processors.items())
             names = {bind.key: name for bind, name in rendered.items()}
             fixed = {name: bind.value for bind, name in rendered.items() if not bind.required and bind.callable is None}
             sql = str(compiled)

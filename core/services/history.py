@@ -57,7 +57,7 @@ def _ticket_row(r: Any) -> dict[str, Any]:
 
 
 def _latest(
-    columns: Sequence[Any], owner: so.InstrumentedAttribute[int | None],
+    columns: Sequence[Any], ident: so.InstrumentedAttribute[int], owner: so.InstrumentedAttribute[int | None],
     newest: so.InstrumentedAttribute[Any], limit: int, *where: sa.ColumnElement[bool],
 ) -> tuple[sa.Subquery, sa.sql.selectable.LateralFromClause]:  # fmt: skip
     """PostgreSQL: the ``limit`` newest rows of each citizen whose phone key is in the ``keys`` array.
@@ -72,7 +72,8 @@ def _latest(
         .where(Citizen.phone_key == sa.any_(sa.bindparam("keys", type_=pg.ARRAY(sa.String))))
         .subquery("o")
     )
-    rows = sa.select(*columns).where(owner == owners.c.id, *where).order_by(newest.desc()).limit(limit)
+    # Ties on the timestamp go to the newer id, as in the portable form, so both pick the same rows.
+    rows = sa.select(*columns).where(owner == owners.c.id, *where).order_by(newest.desc(), ident.desc()).limit(limit)
     return owners, rows.lateral("n")
 
 
@@ -81,7 +82,7 @@ def _pg_tickets(*where: sa.ColumnElement[bool]) -> sa.Select[*tuple[Any, ...]]:
         [Ticket.id, Ticket.code, Ticket.status, Ticket.channel, Ticket.category_id, Ticket.organisation_id,
          Ticket.place, Ticket.priority, Ticket.created_at, Ticket.answer_due, Ticket.resolve_due, Ticket.answered_at,
          Ticket.citizen_id],
-        Ticket.citizen_id, Ticket.created_at, MAX_OPEN, *where,
+        Ticket.id, Ticket.citizen_id, Ticket.created_at, MAX_OPEN, *where,
     )  # fmt: skip
     return (
         sa.select(
@@ -107,9 +108,9 @@ def _pg_tickets(*where: sa.ColumnElement[bool]) -> sa.Select[*tuple[Any, ...]]:
     )
 
 
-def _pg_recent(columns: Sequence[Any], owner: so.InstrumentedAttribute[int | None],
+def _pg_recent(columns: Sequence[Any], ident: so.InstrumentedAttribute[int], owner: so.InstrumentedAttribute[int | None],
                newest: so.InstrumentedAttribute[Any]) -> sa.Select[*tuple[Any, ...]]:  # fmt: skip
-    owners, n = _latest(columns, owner, newest, RECENT)
+    owners, n = _latest(columns, ident, owner, newest, RECENT)
     return (
         sa.select(*n.c)
         .select_from(owners)
@@ -127,9 +128,9 @@ def _portable_ids(
     One owner (the history API, a single call) is a plain index-bounded ORDER BY … LIMIT.
     """
     if len(owners) == 1:
-        newest_one = sa.select(column.label("id")).where(owner == owners[0], *where).order_by(newest.desc())
-        return newest_one.limit(limit).subquery()
-    rank = sa.func.row_number().over(partition_by=owner, order_by=newest.desc()).label("rank")
+        newest_one = sa.select(column.label("id")).where(owner == owners[0], *where)
+        return newest_one.order_by(newest.desc(), column.desc()).limit(limit).subquery()
+    rank = sa.func.row_number().over(partition_by=owner, order_by=(newest.desc(), column.desc())).label("rank")
     ranked = sa.select(column.label("id"), rank).where(owner.in_(owners), *where).subquery()
     return sa.select(ranked.c.id).where(ranked.c.rank <= limit).subquery()
 
@@ -180,8 +181,8 @@ _PG_TICKETS = FixedQuery(_pg_tickets())
 _PG_OPEN_TICKETS = FixedQuery(
     _pg_tickets(Ticket.status == sa.any_(sa.bindparam("open", _OPEN, type_=pg.ARRAY(sa.String))))
 )
-_PG_CALLS = FixedQuery(_pg_recent(_CALL_COLUMNS, Call.citizen_id, Call.started_at))
-_PG_MESSAGES = FixedQuery(_pg_recent(_MESSAGE_COLUMNS, Message.citizen_id, Message.at))
+_PG_CALLS = FixedQuery(_pg_recent(_CALL_COLUMNS, Call.id, Call.citizen_id, Call.started_at))
+_PG_MESSAGES = FixedQuery(_pg_recent(_MESSAGE_COLUMNS, Message.id, Message.citizen_id, Message.at))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.bootstrap import Core
+from core.db.base import UtcDateTime
 from core.db.fixed import FixedQuery, run_all
 from core.db.models import Call, Event
 from core.db.uow import event_dict
@@ -64,6 +65,9 @@ def test_run_all_returns_each_statements_rows_in_order(core: Core) -> None:
         assert conn.execute(sa.select(sa.func.count()).select_from(Call)).scalar_one() == 2
 
 
+_COUNT_CALLS = FixedQuery(sa.select(sa.func.count(Call.id).label("calls")))
+
+
 def test_a_failing_statement_fails_the_batch_with_sqlalchemys_error(core: Core) -> None:
     """A duplicate Linkedid in the middle of a batch is an IntegrityError, as Connection.execute raises."""
     with core.engine.connect() as conn:
@@ -71,23 +75,44 @@ def test_a_failing_statement_fails_the_batch_with_sqlalchemys_error(core: Core) 
             run_all(
                 conn,
                 [(_NEW_CALL, {"linkedid": "1764310000.1"}), (_NEW_CALL, {"linkedid": "1764310000.1"}),
-                 (_NEW_CALL, {"linkedid": "1764310000.3"})],
+                 (_COUNT_CALLS, {})],
             )  # fmt: skip
-        assert "INSERT INTO call" in str(failed.value)  # the statement, or on PostgreSQL the pipeline's
+        # The failing statement is named; a pipeline (PostgreSQL) fails at a later point, so there the
+        # error names every statement of it, the count that never ran included.
+        assert "INSERT INTO call" in str(failed.value)
+        assert ("count(call.id)" in str(failed.value)) == (conn.dialect.name == "postgresql")
         conn.rollback()
         assert conn.execute(sa.select(sa.func.count()).select_from(Call)).scalar_one() == 0
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_a_missing_parameter_is_named_beside_an_anonymous_one(core: Core) -> None:
-    """A LIMIT is an anonymous parameter; forgetting the named one is still SQLAlchemy's clear error."""
+def test_a_missing_parameter_is_named_beside_an_anonymous_one(core: Core, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A LIMIT is an anonymous parameter: given the named one, no construct_params; without it, its error."""
     query = FixedQuery(sa.select(Call.id).where(Call.linkedid == sa.bindparam("linkedid")).limit(5))
     with core.engine.begin() as conn:
         conn.execute(sa.insert(Call), [{"linkedid": "1764310000.1", "direction": "in", "state": "ringing",
                                         "started_at": core.clock.now()}])  # fmt: skip
         with pytest.raises(sa.exc.InvalidRequestError, match="linkedid"):
             query.rows(conn, {})
+        compiled = query._plan(conn.dialect).compiled  # noqa: SLF001
+
+        def slow_path(*_args: object, **_kwargs: object) -> None:
+            raise AssertionError("construct_params called with every parameter given")
+
+        monkeypatch.setattr(compiled, "construct_params", slow_path)
         assert len(query.rows(conn, {"linkedid": "1764310000.1"})) == 1
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_one_parameter_used_twice_is_processed_once(core: Core) -> None:
+    """Two bindparam("since") objects are one parameter: its UtcDateTime processor runs once."""
+    since = core.clock.now()
+    first, second = sa.bindparam("since", type_=UtcDateTime()), sa.bindparam("since", type_=UtcDateTime())
+    query = FixedQuery(sa.select(Call.id).where(sa.or_(Call.started_at >= first, Call.ended_at >= second)))
+    with core.engine.connect() as conn:
+        plan = query._plan(conn.dialect)  # noqa: SLF001
+        assert [name for name, _ in plan.binds] == ["since"]
+        assert query.rows(conn, {"since": since}) == []
 
 
 def test_many_events_of_one_commit_keep_their_order_and_payloads(core: Core, live: RecordingLivePush) -> None:

@@ -56,3 +56,18 @@ def test_batched_histories_equal_one_by_one(core: Core, clock: FixedClock) -> No
     assert together["066 999 999"]["citizen"] is None
     assert together["+387 65 435 411"]["citizen"] == together["065435411"]["citizen"]
     assert len(together["066 111 222"]["recent_messages"]) == RECENT  # each report keeps its message
+
+
+def test_tickets_of_the_same_moment_are_cut_at_the_same_place_everywhere(core: Core) -> None:
+    """Seven tickets in one second (a walk-in batch): the five newest ids, on both databases, alone or batched."""
+    codes = [
+        receive(core.uow(), ReceiveReport(channel=Channel.WALK_IN, text=f"рупа {i}", phone="065435411")).ticket_code
+        for i in range(RECENT + 2)
+    ]  # the fixed clock does not move: every ticket has the same created_at
+    receive(core.uow(), ReceiveReport(channel=Channel.WALK_IN, text="сијалица", phone="066111222"))
+    with core.session_factory() as session:
+        alone = caller_history(session, "065435411")
+        batched = caller_histories(session, ["065435411", "066111222"])["065435411"]
+    newest = list(reversed(codes))[:RECENT]  # codes grow with ids
+    assert [t["code"] for t in alone["recent_tickets"]] == newest
+    assert [t["code"] for t in batched["recent_tickets"]] == newest
