@@ -169,7 +169,7 @@ class _BatchingRedisManager(socketio.RedisManager):  # type: ignore[misc]  # pyt
                         "skip_sid": None,
                         "callback": None,
                         "host_id": self.host_id,
-                    }  # fmt: skip
+                    }
                 )
                 for name, data, room in emits
             ]

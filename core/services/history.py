@@ -99,7 +99,7 @@ def _pg_tickets(*where: sa.ColumnElement[bool]) -> sa.Select[*tuple[Any, ...]]:
             n.c.resolve_due,
             n.c.answered_at,
             n.c.citizen_id,
-        )  # fmt: skip
+        )
         .select_from(owners)
         .join(n, sa.true())
         .outerjoin(Category, Category.id == n.c.category_id)
