@@ -11,7 +11,7 @@ text over array parameters (``unnest``), run on the driver's cursor (core.db.fix
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -114,7 +114,7 @@ def find(
     return {row.linkedid: _row(row) for row in calls}, {key: cid for key, cid in citizens if key is not None}
 
 
-def save(session: so.Session, calls: Iterable[CallRow]) -> None:
+def save(session: so.Session, calls: Collection[CallRow]) -> None:
     """Insert the new calls (setting their ids) and write the changed meta and queue of existing ones.
 
     A Linkedid another writer inserted meanwhile fails the INSERT with an IntegrityError, as the ORM
