@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -130,10 +130,9 @@ class UnitOfWork:
         # equal seq order (contracts §4: strictly increasing, none lost). Lock and insert go in one
         # round trip.
         _, stored = run_all(self.session.connection(), [(_LOCK_EVENTS, {}), (_INSERT_EVENTS, params)])
-        at = now.isoformat()
         seqs = sorted(row.seq for row in stored)
         return [
-            {"seq": seq, "type": type_, "at": at, "audience": audience, **data}
+            wire_event(seq, type_, now, audience, data)
             for seq, (type_, audience, data) in zip(seqs, self._events, strict=True)
         ]
 
@@ -156,10 +155,9 @@ class UnitOfWork:
 
 def event_dict(row: Event) -> dict[str, Any]:
     """Render a stored event as the wire payload of contracts §4."""
-    return {
-        "seq": row.seq,
-        "type": row.type,
-        "at": row.at.isoformat(),
-        "audience": row.audience,
-        **row.payload,
-    }
+    return wire_event(row.seq, row.type, row.at, row.audience, row.payload)
+
+
+def wire_event(seq: int, type_: str, at: datetime, audience: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Return an event's wire payload (contracts §4): its cursor, type, time and audience, then its data."""
+    return {"seq": seq, "type": type_, "at": at.isoformat(), "audience": audience, **payload}
