@@ -23,6 +23,7 @@ from callcenter_ui.auth import current_user
 from core.bootstrap import Core
 from core.db.models import Event, Organisation
 from core.db.uow import event_dict
+from core.jsontext import to_json
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ class _BatchingRedisManager(socketio.RedisManager):  # type: ignore[misc]  # pyt
         """
         with self._lock:
             held = [
-                self.json.dumps(
+                to_json(
                     {
                         "method": "emit",
                         "event": name,

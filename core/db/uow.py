@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -15,6 +14,7 @@ import sqlalchemy.orm as so
 from core.db.base import BigId, UtcDateTime
 from core.db.fixed import FixedQuery, run_all
 from core.db.models import Event, OutboxItem
+from core.jsontext import to_json
 from core.ports import Clock, LivePush, TaskQueue
 
 log = logging.getLogger(__name__)
@@ -25,19 +25,20 @@ EVENT_LOCK_KEY = 480_048
 _LOCK_EVENTS = FixedQuery(sa.select(sa.func.pg_advisory_xact_lock(EVENT_LOCK_KEY).label("locked")))
 # PostgreSQL: the events of a commit in one statement with one fixed text, whatever their number.
 # The ORM's multi-row INSERT has a new text for every count, which psycopg parses anew each time (a
-# group commit of twenty pops spent more on that than on the insert). The payloads go as a binary
-# text array (see FixedQuery); rows are inserted in ORDER BY order, so seq is handed out in the order
-# the events were emitted.
+# group commit of twenty pops spent more on that than on the insert). The payloads go as one JSON
+# array, written in one call and sent as one string (psycopg dumps a list element by element, in
+# Python); rows are inserted in ORDER BY order, so seq is handed out in the order the events were
+# emitted.
 _INSERT_EVENTS = FixedQuery(
     sa.text(
         "INSERT INTO event (type, at, audience, payload)"
-        " SELECT u.type, :at, u.audience, CAST(u.payload AS json)"
-        " FROM unnest(CAST(:types AS text[]), CAST(:audiences AS text[]), CAST(:payloads AS text[]))"
+        " SELECT u.type, :at, u.audience, u.payload"
+        " FROM ROWS FROM (unnest(CAST(:types AS text[])), unnest(CAST(:audiences AS text[])),"
+        " json_array_elements(CAST(:payloads AS json)))"
         " WITH ORDINALITY AS u(type, audience, payload, ord) ORDER BY u.ord RETURNING seq"
     )
     .bindparams(sa.bindparam("at", type_=UtcDateTime()))
     .columns(sa.column("seq", BigId)),
-    binary={"payloads"},
 )
 
 
@@ -122,7 +123,7 @@ class UnitOfWork:
             "at": now,
             "types": [type_ for type_, _, _ in self._events],
             "audiences": [audience for _, audience, _ in self._events],
-            "payloads": [json.dumps(data) for _, _, data in self._events],
+            "payloads": to_json([data for _, _, data in self._events]),
         }
         # Sequence values are handed out at INSERT but become visible at COMMIT, so two concurrent
         # transactions could expose seq 6 before seq 5 and a client resyncing with after=6 would
