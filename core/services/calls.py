@@ -596,13 +596,21 @@ def reconcile(
 
 
 def link_status(uow: UnitOfWork, *, state: str, health_state: str, detail: str | None, at: datetime) -> bool:
-    """Record the AMI link state for /readyz and tell operators when it changed."""
-    with uow:
-        changed = report_status(uow.session, "ami", health_state, detail, at)
-        if changed:
-            uow.emit("link.status", {"component": "ami", "state": state, "detail": detail})
-        uow.commit()
-        return changed
+    """Record the AMI link state for /readyz and tell operators when it changed.
+
+    Two daemons starting at once (a restart overlapping the old process) both find no row and
+    both insert it: the loser runs once more and updates the winner's row.
+    """
+
+    def work() -> bool:
+        with uow:
+            changed = report_status(uow.session, "ami", health_state, detail, at)
+            if changed:
+                uow.emit("link.status", {"component": "ami", "state": state, "detail": detail})
+            uow.commit()
+            return changed
+
+    return _once_more_on_race(work)
 
 
 # -- tickets and callbacks ----------------------------------------------------------------------

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from core.bootstrap import Core
-from core.db.models import Call, Event
+from core.db.models import Call, ComponentStatus, Event
 from core.ports import RecordingLivePush
-from core.services import calls
+from core.services import calls, health
 from core.services.call_rows import CallRow
 
 AT = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -86,3 +88,29 @@ def test_a_call_opened_by_another_writer_meanwhile_is_reused(
         assert ids["1764310000.1"] == rows[0].id
         assert list((rows[0].meta or {})["legs"]) == ["1764310000.1-201"]
     assert [e["call_id"] for e in live.events if e["type"] == "call.ringing"] == [rows[0].id]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_link_status_written_by_another_daemon_meanwhile_is_updated(
+    core: Core, live: RecordingLivePush, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two daemons start at once: both find no AMI status row; the one that loses the insert updates it."""
+    real = health.report_status
+    raced: list[int] = []
+
+    def racing(session: so.Session, *args: Any, **kwargs: Any) -> bool:
+        changed = real(session, *args, **kwargs)
+        if not raced:
+            with core.session_factory() as other:
+                other.add(ComponentStatus(name="ami", state="down", detail="повезивање", updated_at=AT))
+                other.commit()
+                raced.append(1)
+        return changed
+
+    monkeypatch.setattr(calls, "report_status", racing)
+    changed = calls.link_status(core.uow(), state="up", health_state="ok", detail=None, at=AT)
+    assert changed  # the other daemon's row said "down"
+    with core.session_factory() as db:
+        (row,) = db.scalars(sa.select(ComponentStatus)).all()
+        assert (row.name, row.state) == ("ami", "ok")
+    assert [e["state"] for e in live.events if e["type"] == "link.status"] == ["up"]
