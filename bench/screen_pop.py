@@ -8,8 +8,8 @@ Path measured, as in production, with every part in its own process: loopback AM
 (telephony.demo.AmiServer, in this process) → ``sistem48 telephony``'s daemon (a child process:
 PanoramiskCallControl → TelephonyDaemon → group commit in PostgreSQL: call rows + caller histories
 over the generated data → commit) → RedisLivePush → Redis → ``sistem48 web`` (a child process:
-Flask-SocketIO) → python-socketio client over WebSocket (the transport a browser settles on after
-the Engine.IO upgrade), in this process. The "relay" mode runs the same path but its daemon emits
+Flask-SocketIO) → python-socketio's asyncio client over WebSocket (the transport a browser settles
+on after the Engine.IO upgrade), on this process's event loop. The "relay" mode runs the same path but its daemon emits
 ``call.ringing`` straight to the live push, without the database: the bare cost of the pipe.
 
 Each round sends 20 Newchannel frames and then 20 DialBegin frames back to back (20 calls ringing at
@@ -20,7 +20,11 @@ call's arrival and the queue ringing, so the pops find their calls open and thei
 ``--verbose`` prints each round's first and last pop. Each mode has its own AMI server and long-running daemon, and the
 rounds alternate between them; the first round of each is a warm-up.
 PostgreSQL: a private cluster with fsync and synchronous commit on, as in production
-(tests/support/pg.py), unless ``S48_BENCH_DATABASE_URL`` is set;
+(tests/support/pg.py), unless ``S48_BENCH_DATABASE_URL`` is set. Its shared buffers are sized for
+the data (1 GB; a server holding a million tickets has that much to spare), and the data is read into
+them before the rounds, as a database in service has its working set in memory: each round's callers
+are new random citizens, and without this every pop read some 80 pages from this VM's disk (7-10 ms
+per group), which is the disk, not the pop. ``--cold`` measures that case: default buffers, no prewarm.
 Redis: a private redis-server (tests/support/redis_server.py).
 """
 
@@ -64,6 +68,23 @@ CONCURRENT = 20
 MODES = ("relay", "lookup")
 TRUNK = "sistem48-trunk"
 AMI_USER = AMI_SECRET = "bench"  # noqa: S105  a throwaway loopback server
+
+
+def prewarm(url: str) -> tuple[int, float]:
+    """Read every table and index of the database into shared buffers (pg_prewarm); return pages and seconds."""
+    started = time.perf_counter()
+    engine = create_engine(url)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("SET statement_timeout = 0"))
+        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_prewarm"))
+        pages = conn.execute(
+            sa.text(
+                "SELECT coalesce(sum(pg_prewarm(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')"
+            )
+        ).scalar_one()
+    engine.dispose()
+    return int(pages), time.perf_counter() - started
 
 
 def generate(url: str, citizens: int, tickets: int) -> float:
@@ -301,6 +322,8 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="print each round's first and last pop")
     parser.add_argument("--gap", type=float, default=0.0,
                         help="seconds between the Newchannels and the DialBegins (default 0: the worst case)")  # fmt: skip
+    parser.add_argument("--cold", action="store_true",
+                        help="default shared buffers and no prewarm: the callers' rows are read from disk")  # fmt: skip
     parser.add_argument("--daemon", choices=("relay", "lookup"), help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args()
     if args.daemon:
@@ -314,13 +337,16 @@ def main() -> None:
     url = os.environ.get("S48_BENCH_DATABASE_URL")
     if url is None:
         # Durable commits, as in production: the pop's commit is on the measured path.
-        cluster = start_cluster(fsync=True)
+        cluster = start_cluster(fsync=True, settings=() if args.cold else (("shared_buffers", "1GB"),))
         cluster.execute("CREATE DATABASE bench")
         url = cluster.url("bench")
     redis_server = start_redis()
     try:
         seconds = generate(url, args.citizens, args.tickets)
         print(f"data: {args.citizens} citizens, {args.tickets} tickets generated in {seconds:.1f} s")
+        if not args.cold:
+            pages, seconds = prewarm(url)
+            print(f"prewarm: {pages} pages ({pages * 8 // 1024} MB) read into shared buffers in {seconds:.1f} s")
         var = Path(tempfile.mkdtemp(prefix="s48-bench-"))
         env = {"S48_DATABASE_URL": url, "S48_SOCKETIO_QUEUE_URL": redis_server.url, "S48_VAR_DIR": str(var),
                "S48_HTTP_PORT": str(free_port()), "S48_BROKER_URL": redis_server.url}  # fmt: skip

@@ -51,6 +51,7 @@ class PgCluster:
     port: int
     as_postgres: bool
     fsync: bool = False
+    settings: tuple[tuple[str, str], ...] = ()  # further server settings (-c name=value)
 
     @property
     def admin_dsn(self) -> str:
@@ -73,6 +74,7 @@ class PgCluster:
         # Tests run without fsync (speed); benchmarks with commits on the measured path (screen pop,
         # SMS intake) turn it on, as production has it.
         durability = "" if self.fsync else " -c fsync=off -c synchronous_commit=off"
+        durability += "".join(f" -c {name}={value}" for name, value in self.settings)
         opts = f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c max_connections=200{durability}"
         self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.data / "log"), "-w", "start")
         deadline = time.monotonic() + 30
@@ -95,7 +97,7 @@ class PgCluster:
             conn.execute(sql.encode())
 
 
-def start_cluster(*, fsync: bool = False) -> PgCluster:
+def start_cluster(*, fsync: bool = False, settings: tuple[tuple[str, str], ...] = ()) -> PgCluster:
     """Create and start a fresh cluster in a temporary directory."""
     root = Path(tempfile.mkdtemp(prefix="s48-pg-"))
     as_postgres = os.geteuid() == 0
@@ -105,7 +107,9 @@ def start_cluster(*, fsync: bool = False) -> PgCluster:
         shutil.chown(root, "postgres")
         shutil.chown(sock, "postgres")
         os.chmod(root, 0o755)  # noqa: S103  the postgres user must traverse our temp dir
-    cluster = PgCluster(bin=pg_bin(), data=data, sock=sock, port=free_port(), as_postgres=as_postgres, fsync=fsync)
+    cluster = PgCluster(
+        bin=pg_bin(), data=data, sock=sock, port=free_port(), as_postgres=as_postgres, fsync=fsync, settings=settings
+    )
     cluster._run("initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8")
     cluster.start()
     return cluster
