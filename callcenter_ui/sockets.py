@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "/operator"
 RELAY_INTERVAL = 0.1
+PUSH_TIMEOUT = 2.0  # seconds a daemon's push to Redis may take before it is given up
 
 
 def rooms_for(event: Mapping[str, Any]) -> list[str]:
@@ -143,7 +144,11 @@ class _BatchingRedisManager(socketio.RedisManager):  # type: ignore[misc]  # pyt
     """python-socketio's write-only Redis manager, able to send several emits in one pipeline."""
 
     def __init__(self, url: str, channel: str) -> None:
-        super().__init__(url, channel=channel, write_only=True)
+        # Bounded: a push that hangs on a dead Redis would hold every later commit's push behind it
+        # (core.db.uow keeps one process's pushes in seq order); this one fails instead, and
+        # clients resync by seq.
+        super().__init__(url, channel=channel, write_only=True,
+                         redis_options={"socket_timeout": PUSH_TIMEOUT, "socket_connect_timeout": PUSH_TIMEOUT})  # fmt: skip
         # A daemon pushes from several executor threads; one batch at a time keeps each batch whole
         # and the batches in commit order (and the manager's one Redis connection to one user).
         self._lock = threading.Lock()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -40,6 +42,14 @@ _INSERT_EVENTS = FixedQuery(
     .bindparams(sa.bindparam("at", type_=UtcDateTime()))
     .columns(sa.column("seq", BigId)),
 )
+
+
+# Transactions commit their events in seq order (see _store_events), but each pushes them after its
+# commit, from its own thread: the telephony daemon's two group-commit lanes, or a hangup beside a
+# pop, could publish seq 9 before seq 8, and a client that resyncs after the highest seq it saw
+# would never get 8. Within a process, this lock spans event insert, commit and push, so pushes
+# leave in seq order too. Taken before the event lock, never while waiting for it.
+_PUSH_ORDER = threading.Lock()
 
 
 class UnitOfWork:
@@ -99,13 +109,14 @@ class UnitOfWork:
 
     def commit(self) -> list[dict[str, Any]]:
         """Commit, then push events and publish outbox items; returns the committed events."""
-        events = self._store_events() if self._events else []
-        self.session.flush()
-        published = [(item.id, item.kind) for item in self._outbox]
-        self.session.commit()
-        self._events = []
-        self._outbox = []
-        self._after_commit(events, published)
+        with _PUSH_ORDER if self._events else contextlib.nullcontext():
+            events = self._store_events() if self._events else []
+            self.session.flush()
+            published = [(item.id, item.kind) for item in self._outbox]
+            self.session.commit()
+            self._events = []
+            self._outbox = []
+            self._after_commit(events, published)
         return events
 
     def _store_events(self) -> list[dict[str, Any]]:
