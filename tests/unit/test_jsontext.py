@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+
+import pytest
 
 from core.jsontext import to_json
 
@@ -21,3 +24,15 @@ def test_a_lone_surrogate_is_written_escaped_not_refused() -> None:
     text = to_json(value)
     assert "\\udce8" in text
     assert json.loads(text) == value
+
+
+def test_an_integer_beyond_64_bits_is_written_whole() -> None:
+    """The json module writes what orjson refuses."""
+    assert json.loads(to_json({"n": 2**70})) == {"n": 2**70}
+
+
+def test_values_the_json_module_refuses_are_refused_here_too() -> None:
+    """A datetime would be written by orjson but refused by SQLite's JSON column: refused on both."""
+    with pytest.raises(TypeError):
+        to_json({"at": datetime(2026, 11, 28, tzinfo=UTC)})
+    assert to_json({"x": float("nan")}) == '{"x":null}'
