@@ -304,16 +304,23 @@ def _group_calls(session: so.Session, items: Sequence[Opening], known: Collectio
     for item in items:
         if item.linkedid[:64] not in found:
             missing.setdefault(item.linkedid[:64], item)
+    # Only a number that parses is a person we can find again; "anonymous" is nobody. New callers
+    # become citizens in phone-key order: two group-commit lanes creating the same two new callers
+    # in opposite orders would wait on each other's inserts until PostgreSQL broke the deadlock.
+    new_callers: dict[str, tuple[Phone, datetime]] = {}
     for lid, item in missing.items():
         phone = phones[lid]
-        citizen_id = None
-        if phone is not None and phone.e164 and phone.key:
-            # Only a number that parses is a person we can find again; "anonymous" is nobody.
-            citizen_id = citizen_ids.get(phone.key)
-            if citizen_id is None:
-                citizen = citizens.find_or_create(session, phone=phone, email=None, name=None, now=item.at)
-                if citizen is not None:
-                    citizen_id = citizen_ids[phone.key] = citizen.id
+        if phone is not None and phone.e164 and phone.key and phone.key not in citizen_ids:
+            new_callers.setdefault(phone.key, (phone, item.at))
+    for key in sorted(new_callers):
+        phone, at = new_callers[key]
+        citizen = citizens.find_or_create(session, phone=phone, email=None, name=None, now=at)
+        if citizen is not None:
+            citizen_ids[key] = citizen.id
+    for lid, item in missing.items():
+        phone = phones[lid]
+        known_as = phone.key if phone is not None and phone.e164 else None
+        citizen_id = citizen_ids.get(known_as) if known_as else None
         found[lid] = call_rows.CallRow(
             id=None,
             linkedid=lid,

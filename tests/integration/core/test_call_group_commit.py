@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core.bootstrap import Core
-from core.db.models import Call, ComponentStatus, Event
+from core.db.models import Call, Citizen, ComponentStatus, Event
 from core.ports import RecordingLivePush
 from core.services import calls, health
 from core.services.call_rows import CallRow
@@ -114,3 +114,17 @@ def test_link_status_written_by_another_daemon_meanwhile_is_updated(
         (row,) = db.scalars(sa.select(ComponentStatus)).all()
         assert (row.name, row.state) == ("ami", "ok")
     assert [e["state"] for e in live.events if e["type"] == "link.status"] == ["up"]
+
+
+def test_new_callers_become_citizens_in_phone_key_order(core: Core) -> None:
+    """Calls from new numbers, in any order: their citizens are inserted in phone-key order.
+
+    Two lanes creating the same two new callers in opposite orders would otherwise wait on each
+    other's inserts (a deadlock, broken by PostgreSQL only after a second).
+    """
+    calls.open_and_ring(core.uow(), [opening(3), opening(1), opening(2)])
+    with core.session_factory() as db:
+        keys = db.scalars(
+            sa.select(Citizen.phone_key).where(Citizen.phone_key.like("+3876543000%")).order_by(Citizen.id)
+        ).all()
+    assert keys == ["+38765430001", "+38765430002", "+38765430003"]
