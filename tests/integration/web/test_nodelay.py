@@ -9,8 +9,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
+from flask_socketio import SocketIO
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from core.bootstrap import Core
+from sistem48 import web
 from sistem48.web import NoDelayRequestHandler
 
 
@@ -33,3 +36,13 @@ def test_accepted_connections_send_without_delay(handler: type[WSGIRequestHandle
     finally:
         server.shutdown()
         thread.join(10)
+
+
+def test_the_web_node_serves_with_that_handler(core: Core, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sistem48 web`` hands the handler to the server it runs."""
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(web, "settle_heap", lambda: None)  # not this test process's heap
+    monkeypatch.setattr(web, "start_table_relay", lambda *_args: None)  # no thread outliving the test
+    monkeypatch.setattr(SocketIO, "run", lambda _self, _app, **kwargs: seen.update(kwargs))
+    web.serve(core.settings)
+    assert seen["request_handler"] is NoDelayRequestHandler
