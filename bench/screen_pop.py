@@ -25,6 +25,7 @@ the data (1 GB; a server holding a million tickets has that much to spare), and 
 them before the rounds, as a database in service has its working set in memory: each round's callers
 are new random citizens, and without this every pop read some 80 pages from this VM's disk (7-10 ms
 per group), which is the disk, not the pop. ``--cold`` measures that case: default buffers, no prewarm.
+With ``S48_BENCH_DATABASE_URL`` the buffers are that server's own; the prewarm needs CREATE EXTENSION.
 Redis: a private redis-server (tests/support/redis_server.py).
 """
 
@@ -79,8 +80,10 @@ def prewarm(url: str) -> tuple[int, float]:
         conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_prewarm"))
         pages = conn.execute(
             sa.text(
-                "SELECT coalesce(sum(pg_prewarm(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')"
+                # The tables, their indexes and their TOAST tables (long message bodies live there).
+                "SELECT coalesce(sum(pg_prewarm(c.oid)), 0) FROM pg_class c WHERE c.relkind IN ('r', 'i', 't')"
+                " AND (c.relnamespace = 'public'::regnamespace"
+                " OR c.oid IN (SELECT reltoastrelid FROM pg_class WHERE relnamespace = 'public'::regnamespace))"
             )
         ).scalar_one()
     engine.dispose()
