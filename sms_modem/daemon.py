@@ -27,7 +27,7 @@ from core.bootstrap import Core
 from core.config import Settings
 from core.messages import ReceiveReport
 from core.services import sms as sms_core
-from core.services.health import report_status
+from core.services.health import report_link, report_status
 from sms_modem.decode import DeliveryReport, JoinedSms, MultipartAssembler
 from sms_modem.modem import GammuModem, ModemError, ModemStatus, ModemUnavailable
 from sms_modem.sender import SmsSender
@@ -237,11 +237,7 @@ class SmsDaemon:
             return
         previous = self._last_state[0] if self._last_state else None
         try:
-            with self.core.uow() as uow:
-                changed = report_status(uow.session, COMPONENT, state, detail, now)
-                if changed:
-                    uow.emit("link.status", {"component": COMPONENT, "state": state, "detail": detail})
-                uow.commit()
+            report_link(self.core.uow(), COMPONENT, state, detail, now)
         except DB_DOWN:
             log.warning("modem state %s not recorded: database unavailable", state)
             return

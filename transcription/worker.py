@@ -22,7 +22,7 @@ from core.bootstrap import Core
 from core.config import Settings
 from core.db.uow import UnitOfWork
 from core.ports import Transcriber
-from core.services.health import report_status
+from core.services.health import report_link
 from core.services.transcripts import transcription_handler
 from core.services.voicemail import TRANSCRIBE_KIND
 from transcription.adapter import UnavailableTranscriber, VoskPortTranscriber
@@ -83,10 +83,7 @@ def report_health(uow: UnitOfWork, transcriber: VoskPortTranscriber | Unavailabl
     """Write the transcription component's state for /readyz; emit ``link.status`` when it changes."""
     state = transcriber.state if transcriber.state in ("ok", "down", "not configured") else "down"
     detail = transcriber.detail or ("model not loaded" if state == "down" else None)
-    with uow:
-        if report_status(uow.session, COMPONENT, state, detail, uow.clock.now()):
-            uow.emit("link.status", {"component": COMPONENT, "state": state, "detail": detail})
-        uow.commit()
+    report_link(uow, COMPONENT, state, detail, uow.clock.now())
     return state
 
 

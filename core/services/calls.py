@@ -28,7 +28,7 @@ from core.db.uow import UnitOfWork
 from core.phones import Phone, parse_phone
 from core.services import call_rows, citizens
 from core.services.call_rows import CallRow
-from core.services.health import report_status
+from core.services.health import report_link
 from core.services.history import caller_histories
 
 log = logging.getLogger(__name__)
@@ -603,21 +603,8 @@ def reconcile(
 
 
 def link_status(uow: UnitOfWork, *, state: str, health_state: str, detail: str | None, at: datetime) -> bool:
-    """Record the AMI link state for /readyz and tell operators when it changed.
-
-    Two daemons starting at once (a restart overlapping the old process) both find no row and
-    both insert it: the loser runs once more and updates the winner's row.
-    """
-
-    def work() -> bool:
-        with uow:
-            changed = report_status(uow.session, "ami", health_state, detail, at)
-            if changed:
-                uow.emit("link.status", {"component": "ami", "state": state, "detail": detail})
-            uow.commit()
-            return changed
-
-    return _once_more_on_race(work)
+    """Record the AMI link state for /readyz and tell operators when it changed."""
+    return report_link(uow, "ami", health_state, detail, at, shown_as=state)
 
 
 # -- tickets and callbacks ----------------------------------------------------------------------

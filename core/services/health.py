@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
 
 from core.db.models import ComponentStatus
+from core.db.uow import UnitOfWork
 
 COMPONENTS = ("ami", "modem", "transcription", "mail")
 # A daemon that stopped reporting is as good as down: its last "ok" is not trusted beyond this.
@@ -23,6 +25,30 @@ def report_status(session: so.Session, name: str, state: str, detail: str | None
     changed = row.state != state
     row.state, row.detail, row.updated_at = state, detail, now
     return changed
+
+
+def report_link(
+    uow: UnitOfWork, component: str, state: str, detail: str | None, at: datetime, *, shown_as: str | None = None
+) -> bool:
+    """Record a component's state in its own transaction; tell operators (``link.status``) when it changed.
+
+    ``shown_as`` is the state operators see, where it is worded apart from the health state (the AMI
+    link is "up" when it is "ok"). Two daemons starting at once (a restart overlapping the old
+    process) both find no row and both insert it: the loser runs once more and updates the row.
+    """
+
+    def once() -> bool:
+        with uow:
+            changed = report_status(uow.session, component, state, detail, at)
+            if changed:
+                uow.emit("link.status", {"component": component, "state": shown_as or state, "detail": detail})
+            uow.commit()
+            return changed
+
+    try:
+        return once()
+    except sa_exc.IntegrityError:
+        return once()
 
 
 def component_states(session: so.Session, now: datetime) -> dict[str, str]:

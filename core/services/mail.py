@@ -20,7 +20,7 @@ import sqlalchemy.orm as so
 from core.db.models import Attachment, Citizen, InboundItem, Message, OutboxItem, StatusChange, Ticket
 from core.db.uow import UnitOfWork
 from core.messages import Channel, IntakeResult, ReceiveReport
-from core.services.health import report_status
+from core.services.health import report_link
 from core.services.intake import IntakePolicy, receive
 from core.text import to_latin
 
@@ -348,9 +348,4 @@ def thread_ids(session: so.Session, code: str, *, limit: int = 5) -> list[str]:
 
 def link_status(uow: UnitOfWork, *, state: str, detail: str | None, now: datetime) -> bool:
     """Record the mailbox link state for /readyz and tell operators when it changed."""
-    with uow:
-        changed = report_status(uow.session, "mail", state, detail, now)
-        if changed:
-            uow.emit("link.status", {"component": "mail", "state": state, "detail": detail})
-        uow.commit()
-        return changed
+    return report_link(uow, "mail", state, detail, now)

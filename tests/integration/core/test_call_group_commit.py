@@ -107,7 +107,7 @@ def test_link_status_written_by_another_daemon_meanwhile_is_updated(
                 raced.append(1)
         return changed
 
-    monkeypatch.setattr(calls, "report_status", racing)
+    monkeypatch.setattr(health, "report_status", racing)
     changed = calls.link_status(core.uow(), state="up", health_state="ok", detail=None, at=AT)
     assert changed  # the other daemon's row said "down"
     with core.session_factory() as db:
