@@ -9,8 +9,9 @@ Path measured, as in production, with every part in its own process: loopback AM
 PanoramiskCallControl → TelephonyDaemon → group commit in PostgreSQL: call rows + caller histories
 over the generated data → commit) → RedisLivePush → Redis → ``sistem48 web`` (a child process:
 Flask-SocketIO) → python-socketio's asyncio client over WebSocket (the transport a browser settles
-on after the Engine.IO upgrade), on this process's event loop. The "relay" mode runs the same path but its daemon emits
-``call.ringing`` straight to the live push, without the database: the bare cost of the pipe.
+on after the Engine.IO upgrade), on this process's event loop. The "relay" mode runs the same path
+but its daemon emits ``call.ringing`` straight to the live push, without the database: the bare cost
+of the pipe.
 
 Each round sends 20 Newchannel frames and then 20 DialBegin frames back to back (20 calls ringing at
 once, each from an existing citizen with five tickets) and waits for the 20 pops; latency runs from

@@ -147,8 +147,8 @@ class _BatchingRedisManager(socketio.RedisManager):  # type: ignore[misc]  # pyt
         # Bounded: a push that hangs on a dead Redis would hold every later commit's push behind it
         # (core.db.uow keeps one process's pushes in seq order); this one fails instead, and
         # clients resync by seq.
-        super().__init__(url, channel=channel, write_only=True,
-                         redis_options={"socket_timeout": PUSH_TIMEOUT, "socket_connect_timeout": PUSH_TIMEOUT})  # fmt: skip
+        timeouts = {"socket_timeout": PUSH_TIMEOUT, "socket_connect_timeout": PUSH_TIMEOUT}
+        super().__init__(url, channel=channel, write_only=True, redis_options=timeouts)
         # A daemon pushes from several executor threads; one batch at a time keeps each batch whole
         # and the batches in commit order (and the manager's one Redis connection to one user).
         self._lock = threading.Lock()

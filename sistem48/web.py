@@ -24,8 +24,8 @@ class NoDelayRequestHandler(WSGIRequestHandler):
     A WebSocket connection stays open and the server writes each Engine.IO packet as its own small
     frame. With Nagle on, a frame written while the previous one is still unacknowledged waits for
     that ACK, and the browser delays its ACKs by up to 40 ms: in about half the rounds of
-    bench/screen_pop.py one of the twenty pops arrived 40 ms late. Every other link on the pop's path (AMI, PostgreSQL, Redis) already
-    sends without delay.
+    bench/screen_pop.py one of the twenty pops arrived 40 ms late. Every other link on the pop's
+    path (AMI, PostgreSQL, Redis) already sends without delay.
     """
 
     @override

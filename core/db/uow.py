@@ -48,7 +48,8 @@ _INSERT_EVENTS = FixedQuery(
 # commit, from its own thread: the telephony daemon's two group-commit lanes, or a hangup beside a
 # pop, could publish seq 9 before seq 8, and a client that resyncs after the highest seq it saw
 # would never get 8. Within a process, this lock spans event insert, commit and push, so pushes
-# leave in seq order too. Taken before the event lock, never while waiting for it.
+# leave in seq order too. It is taken before the event lock, never by a thread holding that one, so
+# the two cannot deadlock.
 _PUSH_ORDER = threading.Lock()
 
 

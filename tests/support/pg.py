@@ -74,8 +74,8 @@ class PgCluster:
         # Tests run without fsync (speed); benchmarks with commits on the measured path (screen pop,
         # SMS intake) turn it on, as production has it.
         durability = "" if self.fsync else " -c fsync=off -c synchronous_commit=off"
-        durability += "".join(f" -c {name}={value}" for name, value in self.settings)
-        opts = f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c max_connections=200{durability}"
+        extra = "".join(f" -c {name}={value}" for name, value in self.settings)
+        opts = f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c max_connections=200{durability}{extra}"
         self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.data / "log"), "-w", "start")
         deadline = time.monotonic() + 30
         while True:
