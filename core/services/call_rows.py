@@ -10,7 +10,6 @@ text over array parameters (``unnest``), run on the driver's cursor (core.db.fix
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +22,7 @@ from sqlalchemy.dialects import postgresql as pg
 from core.db.base import BigId
 from core.db.fixed import FixedQuery, run_all
 from core.db.models import Call, Citizen, Ticket
+from core.jsontext import to_json
 
 CALL = Call.__table__
 
@@ -63,28 +63,29 @@ _PG_CITIZENS = FixedQuery(
         Citizen.phone_key == sa.any_(sa.bindparam("keys", type_=pg.ARRAY(sa.String)))
     )
 )
-# One fixed text for any number of calls; the JSON metas go as a binary text array (see FixedQuery).
-# The ORDER BY keeps ids in the order the calls arrived.
+# One fixed text for any number of calls; the metas go as one JSON array, as the events' payloads do
+# (core.db.uow). The ORDER BY keeps ids in the order the calls arrived.
 _PG_INSERT = FixedQuery(
     sa.text(
         "INSERT INTO call (linkedid, direction, caller_raw, caller_name, citizen_id, state, started_at, queue, meta)"
         " SELECT u.linkedid, u.direction, u.caller_raw, u.caller_name, u.citizen_id, u.state, u.started_at,"
-        " u.queue, CAST(u.meta AS json)"
-        " FROM unnest(CAST(:linkedids AS text[]), CAST(:directions AS text[]), CAST(:caller_raws AS text[]),"
-        " CAST(:caller_names AS text[]), CAST(:citizen_ids AS bigint[]), CAST(:states AS text[]),"
-        " CAST(:started AS timestamptz[]), CAST(:queues AS text[]), CAST(:metas AS text[]))"
+        " u.queue, u.meta"
+        " FROM ROWS FROM (unnest(CAST(:linkedids AS text[])), unnest(CAST(:directions AS text[])),"
+        " unnest(CAST(:caller_raws AS text[])), unnest(CAST(:caller_names AS text[])),"
+        " unnest(CAST(:citizen_ids AS bigint[])), unnest(CAST(:states AS text[])),"
+        " unnest(CAST(:started AS timestamptz[])), unnest(CAST(:queues AS text[])),"
+        " json_array_elements(CAST(:metas AS json)))"
         " WITH ORDINALITY AS u(linkedid, direction, caller_raw, caller_name, citizen_id, state, started_at, queue,"
         " meta, ord) ORDER BY u.ord RETURNING id, linkedid"
     ).columns(sa.column("id", BigId), sa.column("linkedid", sa.String)),
-    binary={"metas"},
 )
 _PG_UPDATE = FixedQuery(
     sa.text(
-        "UPDATE call SET meta = CAST(u.meta AS json), queue = u.queue"
-        " FROM unnest(CAST(:ids AS bigint[]), CAST(:metas AS text[]), CAST(:queues AS text[])) AS u(id, meta, queue)"
+        "UPDATE call SET meta = u.meta, queue = u.queue"
+        " FROM ROWS FROM (unnest(CAST(:ids AS bigint[])), json_array_elements(CAST(:metas AS json)),"
+        " unnest(CAST(:queues AS text[]))) AS u(id, meta, queue)"
         " WHERE call.id = u.id RETURNING call.id"
     ).columns(sa.column("id", BigId)),
-    binary={"metas"},
 )
 
 
@@ -140,14 +141,14 @@ def save(session: so.Session, calls: Collection[CallRow]) -> None:
                         "states": [c.state for c in new],
                         "started": [c.started_at for c in new],
                         "queues": [c.queue for c in new],
-                        "metas": [json.dumps(c.meta) for c in new],
+                        "metas": to_json([c.meta for c in new]),
                     },
                 )
             }
             for c in new:
                 c.id = ids[c.linkedid]
         if changed:
-            params = {"ids": [c.id for c in changed], "metas": [json.dumps(c.meta) for c in changed],
+            params = {"ids": [c.id for c in changed], "metas": to_json([c.meta for c in changed]),
                       "queues": [c.queue for c in changed]}  # fmt: skip
             if len(_PG_UPDATE.rows(conn, params)) != len(changed):  # as the ORM's flush checks
                 raise so.exc.StaleDataError(f"{len(changed)} calls to update, not all found")
