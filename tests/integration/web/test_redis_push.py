@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import socketio
 from werkzeug.serving import make_server
 
@@ -96,6 +97,27 @@ def test_one_commit_of_pops_reaches_the_operator_in_order(
     push.emit(pop(22))
     wait_for(lambda: len(received) == 21)
     assert received[-1]["linkedid"] == "1764310000.22"
+
+
+def test_serbian_and_hostile_text_arrives_intact_over_resp2(
+    listener: tuple[socketio.Client, list[dict[str, Any]]], redis_server: RedisServer
+) -> None:
+    """Cyrillic, Latin with diacritics, markup and a lone surrogate (a caller ID's bad byte) arrive as sent.
+
+    The web node listens over RESP2 (see ``callcenter_ui.sockets._listening_manager``) and parses
+    with orjson, falling back to the json module for what orjson refuses: the surrogate takes that path.
+    """
+    _client, received = listener
+    name = "Грађанин Čaršija <img src=x onerror=alert(1)> \udcc8"
+    push = RedisLivePush(redis_server.url)
+    push.emit_many([{**pop(1), "history": {"citizen": {"name": name}}}, {**pop(2), "name": "Котор Варош"}])
+    wait_for(lambda: len(received) == 2)
+    assert received[0]["history"]["citizen"]["name"] == name
+    assert received[1]["name"] == "Котор Варош"
+    subscribers = [c for c in redis.Redis.from_url(redis_server.url).client_list() if c["sub"] == "1"]
+    # The web nodes' listeners (this test's, and those of earlier tests on this server, which never stop).
+    assert subscribers
+    assert {c["resp"] for c in subscribers} == {"2"}
 
 
 def test_the_publisher_survives_a_redis_restart(
