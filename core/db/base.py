@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,10 +86,48 @@ def create_engine(url: str, **kwargs: Any) -> sa.Engine:
     if url.startswith("postgresql"):
         # Bounded waits everywhere (F20): a locked table or a dead server gives a clean error.
         connect_args = {"connect_timeout": 5, "options": "-c statement_timeout=20000 -c lock_timeout=10000"}
-    kwargs.setdefault("pool_pre_ping", True)
+    ping = kwargs.pop("pool_pre_ping", True)
     kwargs.setdefault("pool_use_lifo", True)
     kwargs.setdefault("pool_timeout", 10)
-    return sa.create_engine(url, connect_args=connect_args, **kwargs)
+    engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=False, **kwargs)
+    if ping:
+        _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection that sat idle this long is pinged before it is handed out again.
+PING_AFTER_IDLE = 1.0
+_IDLE_SINCE = "s48_idle_since"
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """Ping a connection at checkout only if it sat in the pool for ``PING_AFTER_IDLE`` seconds or more.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: one more round trip, and two context
+    switches on the server, in front of every transaction, a screen pop's among them. A connection
+    that was in use a moment ago (or was just opened) is as alive as a ping would prove. One that
+    waited longer may have met a server restart, a proxy's idle timeout or a failover: it is pinged,
+    and a dead one is replaced, as ``pool_pre_ping`` does. The rare server gone within the second
+    fails its first statement instead; that disconnect discards every pooled connection, so the
+    retry (the daemon's next event, the sweeper, the user's next click) gets a fresh one.
+    """
+    dialect = engine.dialect
+
+    def stamp(_dbapi_connection: Any, record: Any, *_args: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    def check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is not None and time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.DisconnectionError(str(exc)) from exc  # the pool replaces it and retries
+
+    sa.event.listen(engine, "connect", stamp)
+    sa.event.listen(engine, "checkin", stamp)
+    sa.event.listen(engine, "checkout", check)
 
 
 def read_engine_for(engine: sa.Engine) -> sa.Engine:
