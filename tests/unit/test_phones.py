@@ -14,6 +14,17 @@ def test_mobile_spellings_are_one_number(raw: str) -> None:
     assert phone.valid
 
 
+def test_a_possible_number_outside_the_assigned_ranges_is_not_valid() -> None:
+    """+387 69 is no BiH range: the number keeps its E.164 form (it is a citizen's identity) but is not valid."""
+    phone = parse_phone("+387 69 123 456")
+    assert phone is not None
+    assert phone.e164 == "+38769123456"
+    assert not phone.valid
+    garbage = parse_phone("x;touch PWNED")
+    assert garbage is not None
+    assert not garbage.valid
+
+
 def test_landline_with_slash() -> None:
     """051/785-266 is the landline of the seed."""
     phone = parse_phone("051/785-266")
