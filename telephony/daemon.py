@@ -17,9 +17,10 @@ import contextlib
 import logging
 import re
 import signal
+import threading
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -145,6 +146,9 @@ class TelephonyDaemon:
         self._batches: list[list[tuple[Grouped, asyncio.Future[None]]]] = [[] for _ in range(lanes)]
         self._plain: dict[str, int] = {}  # per Linkedid: events in flight outside the group commit's queue
         self._batchers: list[asyncio.Task[None] | None] = [None] * lanes
+        # The loop appends to a lane's batch while a group commit, in an executor thread, takes the
+        # items of its own calls from it (``_take_late``).
+        self._batch_lock = threading.Lock()
         self.originates_sent = 0
         self.batches = 0  # group commits run (tests and the benchmark read it)
 
@@ -168,7 +172,8 @@ class TelephonyDaemon:
         """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         lane = zlib.crc32(item.linkedid.encode("utf-8", "surrogatepass")) % len(self._batches)
-        self._batches[lane].append((item, future))
+        with self._batch_lock:
+            self._batches[lane].append((item, future))
         batcher = self._batchers[lane]
         if batcher is None or batcher.done():
             self._batchers[lane] = asyncio.ensure_future(self._run_batches(lane))
@@ -182,21 +187,53 @@ class TelephonyDaemon:
             seen = len(batch)
             await asyncio.sleep(self.options.batch_gap)
         while batch:
-            taken = batch[: self.options.max_batch]
-            del batch[: self.options.max_batch]
-            await self._commit_group(taken)
+            with self._batch_lock:
+                taken = batch[: self.options.max_batch]
+                del batch[: self.options.max_batch]
+            await self._commit_group(taken, batch)
 
-    async def _commit_group(self, batch: list[tuple[Grouped, asyncio.Future[None]]]) -> None:
-        """Run one group commit (in the executor); on failure apply its items one by one."""
+    def _take_late(
+        self, pending: list[tuple[Grouped, asyncio.Future[None]]], group: list[tuple[Grouped, asyncio.Future[None]]]
+    ) -> calls.Late:
+        """Return the ``late`` hook of a group commit: it moves its calls' items from the lane's queue into it.
+
+        Called in the executor thread once the group has read its calls. Every item of those calls
+        that is queued goes, in queue order, so a call's items stay in order; the group never grows
+        beyond ``max_batch``.
+        """
+
+        def late(linkedids: Collection[str]) -> list[Grouped]:
+            with self._batch_lock:
+                room = self.options.max_batch - len(group)
+                mine = [entry for entry in pending if entry[0].linkedid[:64] in linkedids][: max(0, room)]
+                if not mine:
+                    return []
+                moved = {id(entry) for entry in mine}
+                pending[:] = [entry for entry in pending if id(entry) not in moved]
+                group.extend(mine)
+            return [item for item, _ in mine]
+
+        return late
+
+    async def _commit_group(
+        self, batch: list[tuple[Grouped, asyncio.Future[None]]], pending: list[tuple[Grouped, asyncio.Future[None]]]
+    ) -> None:
+        """Run one group commit (in the executor); on failure apply its items one by one.
+
+        Items of the group's calls that arrive in ``pending`` while it reads join it (``_take_late``);
+        ``batch`` then holds them too, so they are retried and settled with the rest.
+        """
         openings = [item for item, _ in batch if isinstance(item, calls.Opening)]
         queued = [item for item, _ in batch if isinstance(item, calls.Queuing)]
         rings = [item for item, _ in batch if isinstance(item, calls.Ring)]
         try:
             self.batches += 1
             started = time.perf_counter()
-            await run_blocking(calls.open_and_ring, self.core.uow(), openings, rings, queued)
-            logger.debug("group commit: %d openings, %d queue joins, %d pops in %.1f ms", len(openings),
-                         len(queued), len(rings), 1000 * (time.perf_counter() - started))  # fmt: skip
+            given = len(batch)
+            await run_blocking(calls.open_and_ring, self.core.uow(), openings, rings, queued,
+                               late=self._take_late(pending, batch))  # fmt: skip
+            logger.debug("group commit: %d openings, %d queue joins, %d pops, %d late in %.1f ms", len(openings),
+                         len(queued), len(rings), len(batch) - given, 1000 * (time.perf_counter() - started))  # fmt: skip
         except Exception:  # noqa: BLE001  one bad item must not sink the others: retry them one by one
             logger.warning("telephony: a group of %d call events failed; applying them one by one", len(batch))
             for item, _ in batch:

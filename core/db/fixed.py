@@ -131,12 +131,19 @@ class FixedQuery:
         return out
 
 
-def run_all(conn: sa.Connection, statements: Sequence[tuple[FixedQuery, Mapping[str, Any]]]) -> list[Sequence[Any]]:
+def run_all(
+    conn: sa.Connection, statements: Sequence[tuple[FixedQuery, Mapping[str, Any]]], *, commit: bool = False
+) -> list[Sequence[Any]]:
     """Run fixed statements in order on ``conn``; return the rows of each.
 
     With psycopg they go in one pipeline: one round trip to the server for all of them, where each
     would otherwise wait for the previous one's answer. A failing statement fails the call (and the
     transaction, as it would have anyway) with SQLAlchemy's exception.
+
+    ``commit``: with psycopg, the transaction's COMMIT goes in the same round trip, after the
+    statements; the caller still commits its session as usual, which then finds nothing left to send
+    (psycopg skips a COMMIT when no transaction is open). Only for the last statements of a unit of
+    work: whatever runs after them runs in a new transaction. Elsewhere the flag changes nothing.
     """
     dialect = conn.dialect
     if dialect.paramstyle not in NAMED_STYLES:
@@ -153,7 +160,8 @@ def run_all(conn: sa.Connection, statements: Sequence[tuple[FixedQuery, Mapping[
         raise sa.exc.ResourceClosedError("the connection has no driver connection")
     cursors = [raw.cursor() for _ in work]
     dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
-    pipelined = len(work) > 1 and dialect.driver == "psycopg"
+    commit = commit and dialect.driver == "psycopg"
+    pipelined = (len(work) > 1 or commit) and dialect.driver == "psycopg"
     current = work[0]
     try:
         with raw.pipeline() if pipelined else contextlib.nullcontext():
@@ -162,6 +170,8 @@ def run_all(conn: sa.Connection, statements: Sequence[tuple[FixedQuery, Mapping[
                 # what a server-side plan is for, and parsing and planning was a third of the
                 # server's work.
                 cursor.execute(current[1].sql, current[2], **current[1].execute_options)
+            if commit:
+                raw.commit()  # in a pipeline: queued behind the statements, then one sync for all
         return [query._convert(plan, dialect, cursor) for cursor, (query, plan, _) in zip(cursors, work, strict=True)]  # noqa: SLF001
     except dbapi_error as exc:
         lost = dialect.is_disconnect(cast(Any, exc), pooled.dbapi_connection, cursors[0])

@@ -111,9 +111,11 @@ class UnitOfWork:
     def commit(self) -> list[dict[str, Any]]:
         """Commit, then push events and publish outbox items; returns the committed events."""
         with _PUSH_ORDER if self._events else contextlib.nullcontext():
-            events = self._store_events() if self._events else []
             self.session.flush()
             published = [(item.id, item.kind) for item in self._outbox]
+            events = self._store_events() if self._events else []
+            # On PostgreSQL the events' insert already committed (same round trip); this ends the
+            # session's transaction, and commits it wherever that did not happen.
             self.session.commit()
             self._events = []
             self._outbox = []
@@ -121,7 +123,10 @@ class UnitOfWork:
         return events
 
     def _store_events(self) -> list[dict[str, Any]]:
-        """Insert the queued events in this transaction; return them as their wire payloads."""
+        """Insert the queued events (the session flushed); return them as their wire payloads.
+
+        On PostgreSQL this also commits the transaction: the unit of work's last statement.
+        """
         now = self.clock.now()
         if self.session.get_bind().dialect.name != "postgresql":
             rows = [
@@ -130,7 +135,6 @@ class UnitOfWork:
             self.session.add_all(rows)
             self.session.flush()
             return [event_dict(row) for row in rows]
-        self.session.flush()  # the transaction's other rows first, as the ORM would order them
         params = {
             "at": now,
             "types": [type_ for type_, _, _ in self._events],
@@ -140,9 +144,9 @@ class UnitOfWork:
         # Sequence values are handed out at INSERT but become visible at COMMIT, so two concurrent
         # transactions could expose seq 6 before seq 5 and a client resyncing with after=6 would
         # miss 5 for ever. Holding this lock from the event insert to commit makes commit order
-        # equal seq order (contracts §4: strictly increasing, none lost). Lock and insert go in one
-        # round trip.
-        _, stored = run_all(self.session.connection(), [(_LOCK_EVENTS, {}), (_INSERT_EVENTS, params)])
+        # equal seq order (contracts §4: strictly increasing, none lost). Lock, insert and COMMIT go
+        # in one round trip: everything else of this unit of work was flushed before.
+        _, stored = run_all(self.session.connection(), [(_LOCK_EVENTS, {}), (_INSERT_EVENTS, params)], commit=True)
         seqs = sorted(row.seq for row in stored)
         return [
             wire_event(seq, type_, now, audience, data)

@@ -10,7 +10,7 @@ text over array parameters (``unnest``), run on the driver's cursor (core.db.fix
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -97,22 +97,27 @@ def _row(found: Any) -> CallRow:
 
 
 def find(
-    session: so.Session, linkedids: Collection[str], keys: Collection[str]
-) -> tuple[dict[str, CallRow], dict[str, int]]:
+    session: so.Session,
+    linkedids: Collection[str],
+    keys: Collection[str],
+    also: Sequence[tuple[FixedQuery, Mapping[str, Any]]] = (),
+) -> tuple[dict[str, CallRow], dict[str, int], list[Sequence[Any]]]:
     """Return the existing calls of these Linkedids (by Linkedid) and the citizen id of each phone key.
 
-    On PostgreSQL both reads go in one round trip.
+    On PostgreSQL both reads go in one round trip, with the statements ``also`` (the callers'
+    histories, say), whose rows come third.
     """
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        calls, citizens = run_all(
-            conn, [(_PG_FIND, {"linkedids": list(linkedids)}), (_PG_CITIZENS, {"keys": list(keys)})]
+        calls, citizens, *more = run_all(
+            conn, [(_PG_FIND, {"linkedids": list(linkedids)}), (_PG_CITIZENS, {"keys": list(keys)}), *also]
         )
     else:
         calls = conn.execute(_SELECT.where(Call.linkedid.in_(linkedids))).all()
         by_key = sa.select(Citizen.phone_key, Citizen.id).where(Citizen.phone_key.in_(keys))
         citizens = conn.execute(by_key).all() if keys else []
-    return {row.linkedid: _row(row) for row in calls}, {key: cid for key, cid in citizens if key is not None}
+        more = run_all(conn, also) if also else []
+    return {row.linkedid: _row(row) for row in calls}, {key: cid for key, cid in citizens if key is not None}, more
 
 
 def save(session: so.Session, calls: Collection[CallRow]) -> None:

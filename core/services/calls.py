@@ -12,7 +12,7 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from time import monotonic
@@ -23,13 +23,14 @@ import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
 
+from core.db.fixed import FixedQuery
 from core.db.models import Call, OutboxItem, StatusChange, Ticket, User
 from core.db.uow import UnitOfWork
 from core.phones import Phone, parse_phone
 from core.services import call_rows, citizens
 from core.services.call_rows import CallRow
 from core.services.health import report_link
-from core.services.history import caller_histories
+from core.services.history import caller_histories, read_ahead
 
 log = logging.getLogger(__name__)
 
@@ -227,22 +228,34 @@ _history_cache: OrderedDict[tuple[str, str], tuple[float, dict[str, Any]]] = Ord
 _history_lock = threading.Lock()
 
 
-def _remember_histories(session: so.Session, calls: Collection[CallRow]) -> dict[str, dict[str, Any]]:
-    """Return each call's caller history by Linkedid, looking up (in one batch) and caching the missing."""
+def _cached_histories(session: so.Session, linkedids: Collection[str]) -> dict[str, dict[str, Any]]:
+    """Return the caller histories still cached for these Linkedids."""
     database = str(session.connection().engine.url)
-    found: dict[str, dict[str, Any]] = {}
-    missing: list[CallRow] = []
     now = monotonic()
+    found: dict[str, dict[str, Any]] = {}
     with _history_lock:
-        for call in calls:
-            hit = _history_cache.get((database, call.linkedid))
+        for linkedid in linkedids:
+            hit = _history_cache.get((database, linkedid))
             if hit is not None and now - hit[0] < _HISTORY_TTL:
-                found[call.linkedid] = hit[1]
-            else:
-                missing.append(call)
+                found[linkedid] = hit[1]
+    return found
+
+
+def _remember_histories(
+    session: so.Session, calls: Collection[CallRow], read: Mapping[str | None, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Return each call's caller history by Linkedid, looking up (in one batch) and caching the missing.
+
+    ``read``: histories already read, by number; a caller not among them is read here.
+    """
+    database = str(session.connection().engine.url)
+    found = _cached_histories(session, [c.linkedid for c in calls])
+    missing = [c for c in calls if c.linkedid not in found]
     if not missing:
         return found
-    histories = caller_histories(session, {c.caller_raw for c in missing})
+    read = read or {}
+    unread = {c.caller_raw for c in missing if c.caller_raw not in read}
+    histories = {**read, **caller_histories(session, unread)} if unread else read
     now = monotonic()
     with _history_lock:
         for call in missing:
@@ -287,11 +300,16 @@ class Ring:
     at: datetime
 
 
-def _group_calls(session: so.Session, items: Sequence[Opening], known: Collection[str] = ()) -> dict[str, CallRow]:
-    """Return the call row of every Linkedid: existing ones read, missing ones new (inserted by ``save``).
+def _group_calls(
+    session: so.Session,
+    items: Sequence[Opening],
+    known: Collection[str] = (),
+    also: Sequence[tuple[FixedQuery, Mapping[str, Any]]] = (),
+) -> tuple[dict[str, CallRow], list[Sequence[Any]]]:
+    """Return the call row of every Linkedid (existing ones read, missing ones new, inserted by ``save``).
 
-    One round trip reads the calls (and ``known``, calls only looked at) and the callers; a caller
-    never seen before becomes a citizen here.
+    One round trip reads the calls (and ``known``, calls only looked at), the callers and the
+    statements ``also``, whose rows come second; a caller never seen before becomes a citizen here.
     """
     wanted = {item.linkedid[:64] for item in items} | {lid[:64] for lid in known}
     # Callers of calls already open are read too: one round trip for both reads beats a second.
@@ -299,7 +317,7 @@ def _group_calls(session: so.Session, items: Sequence[Opening], known: Collectio
     for item in items:  # a call's first item is the one it is opened from, so its number counts
         phones.setdefault(item.linkedid[:64], parse_phone(_clean(item.caller_raw)))
     keys = {p.key for p in phones.values() if p is not None and p.e164 and p.key}
-    found, citizen_ids = call_rows.find(session, wanted, keys)
+    found, citizen_ids, more = call_rows.find(session, wanted, keys, also)
     missing: dict[str, Opening] = {}
     for item in items:
         if item.linkedid[:64] not in found:
@@ -332,7 +350,7 @@ def _group_calls(session: so.Session, items: Sequence[Opening], known: Collectio
             started_at=item.at,
             meta={"did": _clean(item.did, 64), "channel": _clean(item.channel, 120), "legs": {}},
         )
-    return found
+    return found, more
 
 
 def _add_leg(call: CallRow, ring: Ring) -> bool:
@@ -349,8 +367,17 @@ def _add_leg(call: CallRow, ring: Ring) -> bool:
     return True
 
 
+# Hands a group commit the items of its calls that arrived while it read (see open_and_ring).
+Late = Callable[[Collection[str]], Sequence[Opening | Queuing | Ring]]
+
+
 def open_and_ring(
-    uow: UnitOfWork, openings: Sequence[Opening] = (), rings: Sequence[Ring] = (), queued: Sequence[Queuing] = ()
+    uow: UnitOfWork,
+    openings: Sequence[Opening] = (),
+    rings: Sequence[Ring] = (),
+    queued: Sequence[Queuing] = (),
+    *,
+    late: Late | None = None,
 ) -> tuple[dict[str, int], list[bool]]:
     """Open calls, note queues and pop ringing legs in one transaction (the daemon's group commit).
 
@@ -358,8 +385,15 @@ def open_and_ring(
     Openings come first, then queues, then rings in order, so the three legs of one ringall land
     on the same call row. The caller histories of every call touched are looked up in one batch
     and cached for later legs. A queue note for a call we never saw open is ignored.
+
+    ``late`` lets items that arrived while this transaction read join it: once the histories are
+    read, it is called with the Linkedids this group has read, and returns the queue notes and rings
+    of those calls that came in meanwhile (in arrival order), which are applied here as if given.
+    A ring right behind its call's opening then pops with it, rather than waiting for this commit
+    and running one of its own.
     """
-    return _once_more_on_race(lambda: _open_and_ring(uow, openings, rings, queued))
+    taken: list[Opening | Queuing | Ring] = []  # kept across the retry: the caller handed them over
+    return _once_more_on_race(lambda: _open_and_ring(uow, openings, rings, queued, late, taken))
 
 
 def _once_more_on_race(work: Callable[[], T]) -> T:
@@ -375,7 +409,12 @@ def _once_more_on_race(work: Callable[[], T]) -> T:
 
 
 def _open_and_ring(
-    uow: UnitOfWork, openings: Sequence[Opening], rings: Sequence[Ring], queued: Sequence[Queuing]
+    uow: UnitOfWork,
+    openings: Sequence[Opening],
+    rings: Sequence[Ring],
+    queued: Sequence[Queuing],
+    late: Late | None,
+    taken: list[Opening | Queuing | Ring],
 ) -> tuple[dict[str, int], list[bool]]:
     with uow:
         session = uow.session
@@ -383,18 +422,32 @@ def _open_and_ring(
             Opening(linkedid=r.linkedid, caller_raw=r.caller_raw, caller_name=r.caller_name, did=None, at=r.at)
             for r in rings
         ]
-        calls = _group_calls(session, everything, known=[q.linkedid for q in queued])
-        for q in queued:
+        # The callers' histories not cached yet are read in the calls' round trip, before the new rows
+        # are written: a pop shows what came before this call, not the call.
+        cached = _cached_histories(session, {o.linkedid[:64] for o in everything})
+        numbers = {_clean(o.caller_raw) for o in everything if o.linkedid[:64] not in cached}
+        ahead = read_ahead(session, numbers)
+        calls, rows = _group_calls(session, everything, known=[q.linkedid for q in queued], also=ahead)
+        read = caller_histories(session, numbers, rows) if ahead else None
+        histories = _remember_histories(session, [calls[o.linkedid[:64]] for o in everything], read)
+        if late is not None:
+            taken.extend(late(frozenset(histories)))
+        # An opening taken late is a repeat of one read here: its call is already in the group.
+        all_queued = list(queued) + [item for item in taken if isinstance(item, Queuing)]
+        all_rings = list(rings) + [item for item in taken if isinstance(item, Ring)]
+        for q in all_queued:
             noted = calls.get(q.linkedid[:64])
             if noted is not None and noted.queue != q.queue[:80]:
                 noted.queue = q.queue[:80]
                 noted.changed = True
-        popped = [_add_leg(calls[r.linkedid[:64]], r) for r in rings]
+        popped = [_add_leg(calls[r.linkedid[:64]], r) for r in all_rings]
         call_rows.save(session, calls.values())  # one INSERT for the new calls, legs included; one UPDATE
-        histories = _remember_histories(session, [calls[o.linkedid[:64]] for o in everything])
-        for ring, pops in zip(rings, popped, strict=True):
+        for ring, pops in zip(all_rings, popped, strict=True):
             if pops:
                 call = calls[ring.linkedid[:64]]
+                history = histories[call.linkedid]
+                if any(c["id"] == call.id for c in history["recent_calls"]):  # read after this call was saved
+                    history = {**history, "recent_calls": [c for c in history["recent_calls"] if c["id"] != call.id]}
                 uow.emit(
                     "call.ringing",
                     {
@@ -403,12 +456,12 @@ def _open_and_ring(
                         "extension": ring.extension,
                         "leg": ring.leg,
                         "call": call_summary(call),
-                        "history": histories[call.linkedid],
+                        "history": history,
                     },
                     audience=f"ext:{ring.extension}",
                 )
         uow.commit()
-        return {o.linkedid: _inserted(calls[o.linkedid[:64]]) for o in openings}, popped
+        return {o.linkedid: _inserted(calls[o.linkedid[:64]]) for o in openings}, popped[: len(rings)]
 
 
 def _inserted(call: CallRow) -> int:
@@ -568,7 +621,7 @@ def call_ended(
             call = _find(uow.session, linkedid)
             if call is None:  # a call we never saw start is recorded at its end
                 opening = Opening(linkedid=linkedid, caller_raw=caller_raw, caller_name=None, did=None, at=at)
-                row = _group_calls(uow.session, [opening])[linkedid[:64]]
+                row = _group_calls(uow.session, [opening])[0][linkedid[:64]]
                 call_rows.save(uow.session, [row])
                 call = uow.session.get_one(Call, row.id)
             if call.state == "ended":

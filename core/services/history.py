@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -275,22 +275,45 @@ def caller_history(session: so.Session, number: str | None) -> dict[str, Any]:
     return caller_histories(session, [number])[number]
 
 
-def caller_histories(session: so.Session, numbers: Collection[str | None]) -> dict[str | None, dict[str, Any]]:
+def _keys(numbers: Collection[str | None]) -> dict[str, list[str | None]]:
+    """Return the numbers by phone key (numbers that are no phone number left out)."""
+    keys: dict[str, list[str | None]] = {}
+    for number in numbers:
+        phone = parse_phone(number)
+        if phone is not None and phone.key is not None:
+            keys.setdefault(phone.key, []).append(number)
+    return keys
+
+
+def read_ahead(session: so.Session, numbers: Collection[str | None]) -> list[tuple[FixedQuery, Mapping[str, Any]]]:
+    """Return the statements of the history read of these numbers, for a caller to send with its own.
+
+    PostgreSQL only (elsewhere: none, and ``caller_histories`` reads as usual). The statements key on
+    the phone numbers alone, so they need no earlier read and can share the caller's round trip; their
+    rows, in order, go to ``caller_histories(session, numbers, rows)`` with the same numbers.
+    """
+    keys = _keys(numbers)
+    if not keys or session.connection().dialect.name != "postgresql":
+        return []
+    by_keys = {"keys": list(keys)}
+    return [(_PG_PEOPLE, by_keys), (_PG_TICKETS, by_keys), (_PG_CALLS, by_keys), (_PG_MESSAGES, by_keys)]
+
+
+def caller_histories(
+    session: so.Session, numbers: Collection[str | None], rows: Sequence[Sequence[Any]] | None = None
+) -> dict[str | None, dict[str, Any]]:
     """Return the history of several caller numbers at once, keyed by the number as given.
 
     Twenty phones ringing at once (a burst after a water main breaks) cost one round trip on
     PostgreSQL, not a hundred: citizens, tickets, calls and messages are each one query over every
     caller, and every part stays bounded by LIMIT per caller, so a pop stays fast with a million tickets.
+    ``rows``: what the statements of ``read_ahead`` for these numbers returned, if the caller ran them.
     """
     result = {number: _empty(number) for number in numbers}
-    keys: dict[str, list[str | None]] = {}
-    for number in result:
-        phone = parse_phone(number)
-        if phone is not None and phone.key is not None:
-            keys.setdefault(phone.key, []).append(number)
+    keys = _keys(result)
     if not keys:
         return result
-    found = _read(session, keys)
+    found = _Found(*rows) if rows else _read(session, keys)
     if not found.people:
         return result
     owners = {p.id for p in found.people}

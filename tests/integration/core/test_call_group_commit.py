@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +60,61 @@ def test_a_replayed_group_changes_nothing(core: Core, live: RecordingLivePush) -
         assert db.scalar(sa.select(sa.func.count()).select_from(Event).where(Event.type == "call.ringing")) == 2
 
 
+def test_items_that_arrive_while_a_group_reads_join_its_commit(
+    core: Core, live: RecordingLivePush, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ``late`` hook gets the Linkedids the group has read; their rings and queue notes pop in its commit."""
+    asked: list[set[str]] = []
+    pushes: list[int] = []
+    real_push = live.emit_many
+
+    def counting(events: Sequence[Any]) -> None:
+        pushes.append(len(events))
+        real_push(events)
+
+    monkeypatch.setattr(live, "emit_many", counting)
+
+    def late(linkedids: Collection[str]) -> list[calls.Opening | calls.Queuing | calls.Ring]:
+        asked.append(set(linkedids))
+        # A repeated opening comes too: its call is in the group already, so it changes nothing.
+        return [calls.Queuing(linkedid=opening(1).linkedid, queue="operateri", at=AT), ring(1, "201"), ring(2, "202"),
+                opening(2)]  # fmt: skip
+
+    ids, popped = calls.open_and_ring(core.uow(), [opening(1), opening(2)], late=late)
+    assert asked == [{opening(1).linkedid, opening(2).linkedid}]
+    assert popped == []  # the rings given up front: none
+    pops = [e for e in live.events if e["type"] == "call.ringing"]
+    assert [(p["call_id"], p["extension"]) for p in pops] == [(ids[opening(1).linkedid], "201"),
+                                                               (ids[opening(2).linkedid], "202")]  # fmt: skip
+    assert pushes == [2]  # one commit, one push
+    with core.session_factory() as db:
+        first = db.get_one(Call, ids[opening(1).linkedid])
+        assert first.queue == "operateri"
+        assert [leg["ext"] for leg in (first.meta or {})["legs"].values()] == ["201"]
+        assert db.scalar(sa.select(sa.func.count()).select_from(Call)) == 2
+
+
+def test_a_pop_shows_what_came_before_the_call_not_the_call(core: Core, live: RecordingLivePush) -> None:
+    """The ringing call is not among its caller's recent calls.
+
+    Not when opened and popped at once, not for a later leg, and not when the history is read again
+    after the call was written.
+    """
+    earlier = calls.Opening(linkedid="1764300000.1", caller_raw="065 430001", caller_name=None, did=None, at=AT)
+    earlier_ids, _ = calls.open_and_ring(core.uow(), [earlier])
+    calls.call_ended(core.uow(), linkedid=earlier.linkedid, outcome="answered", caller_raw="065 430001", cause="16",
+                     at=AT)  # fmt: skip
+    ids, _ = calls.open_and_ring(core.uow(), [opening(1)], [ring(1, "201")])
+    calls.open_and_ring(core.uow(), rings=[ring(1, "202")])  # a later leg: the cached history
+    calls._history_cache.clear()  # noqa: SLF001  as if the call had waited past the cache's lifetime
+    calls.open_and_ring(core.uow(), rings=[ring(1, "203")])
+    pops = [e for e in live.events if e["type"] == "call.ringing"]
+    assert [p["extension"] for p in pops] == ["201", "202", "203"]
+    for pop in pops:
+        assert [c["id"] for c in pop["history"]["recent_calls"]] == [earlier_ids[earlier.linkedid]]
+        assert pop["call_id"] == ids[opening(1).linkedid]
+
+
 # SQLite transactions here begin IMMEDIATE (one writer at a time), so this race exists only on PostgreSQL.
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_a_call_opened_by_another_writer_meanwhile_is_reused(
@@ -69,7 +124,7 @@ def test_a_call_opened_by_another_writer_meanwhile_is_reused(
     real = calls._group_calls
     raced: list[int] = []
 
-    def racing(*args: object, **kwargs: object) -> dict[str, CallRow]:
+    def racing(*args: object, **kwargs: object) -> tuple[dict[str, CallRow], list[Sequence[Any]]]:
         found = real(*args, **kwargs)  # type: ignore[arg-type]
         if not raced:
             with core.session_factory() as other:

@@ -63,6 +63,54 @@ def test_run_all_returns_each_statements_rows_in_order(core: Core) -> None:
 _COUNT_CALLS = FixedQuery(sa.select(sa.func.count(Call.id).label("calls")))
 
 
+def _calls_seen_by_another_connection(core: Core) -> int:
+    with core.engine.connect() as other:
+        return int(other.execute(sa.select(sa.func.count()).select_from(Call)).scalar_one())
+
+
+def test_commit_rides_with_the_statements_on_postgresql(core: Core) -> None:
+    """``commit=True`` commits on PostgreSQL (in the statements' round trip); elsewhere the caller does.
+
+    Either way the caller's own commit then succeeds.
+    """
+    with core.engine.connect() as conn:
+        run_all(conn, [(_NEW_CALL, {"linkedid": "1764310000.1"})], commit=True)
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            raw: Any = conn.connection.driver_connection
+            assert raw.info.transaction_status == 0  # psycopg: IDLE
+        else:
+            conn.commit()
+        assert _calls_seen_by_another_connection(core) == 1
+        conn.commit()  # nothing left to send: no error, no second transaction
+    assert _calls_seen_by_another_connection(core) == 1
+
+
+# On SQLite no other connection can even look while a write transaction is open (BEGIN IMMEDIATE).
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_unit_of_work_commits_with_its_events(core: Core, live: RecordingLivePush) -> None:
+    """The event insert is a unit of work's last statement: it commits the rows and events, then the push.
+
+    The session's own commit comes after it and finds nothing left to send.
+    """
+    seen_at_session_commit: list[int] = []
+    with core.uow() as uow:
+        uow.session.add(Call(linkedid="1764310000.9", direction="in", state="ringing", started_at=core.clock.now()))
+        uow.emit("call.updated", {"linkedid": "1764310000.9"})
+        real = uow.session.commit
+
+        def commit() -> None:
+            seen_at_session_commit.append(_calls_seen_by_another_connection(core))
+            real()
+
+        uow.session.commit = commit  # type: ignore[method-assign]
+        committed = uow.commit()
+    assert seen_at_session_commit == [1]
+    assert _calls_seen_by_another_connection(core) == 1
+    assert [e["linkedid"] for e in live.events] == ["1764310000.9"]
+    assert live.events == committed
+
+
 def test_a_failing_statement_fails_the_batch_with_sqlalchemys_error(core: Core) -> None:
     """A duplicate Linkedid in the middle of a batch is an IntegrityError, as Connection.execute raises."""
     with core.engine.connect() as conn:
@@ -154,6 +202,6 @@ def test_call_metas_are_written_and_read_back_as_they_were(core: Core) -> None:
         call_rows.save(session, rows)
         session.commit()
     with core.session_factory() as session:
-        found, _ = call_rows.find(session, [r.linkedid for r in rows], [])
+        found, _, _ = call_rows.find(session, [r.linkedid for r in rows], [])
     assert [found[r.linkedid].meta for r in rows] == [r.meta for r in rows]
     assert [found[r.linkedid].id for r in rows] == sorted(r.id for r in rows if r.id is not None)

@@ -435,6 +435,36 @@ def test_a_burst_of_calls_shares_group_commits(core: Core, live: RecordingLivePu
         assert db.scalar(sa.select(sa.func.count()).select_from(Citizen)) == 20
 
 
+# The hook's bookkeeping only: the database is not touched.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_group_takes_only_its_own_calls_items_in_order_and_within_max_batch(core: Core) -> None:
+    """``_take_late`` moves queued items of the group's calls into it, in queue order, up to ``max_batch``."""
+    from telephony.daemon import DaemonOptions, TelephonyDaemon
+
+    at = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+    def ring(linkedid: str, extension: str) -> calls.Ring:
+        return calls.Ring(linkedid=linkedid, extension=extension, leg=f"{linkedid}-{extension}", caller_raw=None,
+                          caller_name=None, at=at)  # fmt: skip
+
+    async def scenario() -> None:
+        daemon = TelephonyDaemon(core, ami=None, spool=None, options=DaemonOptions(max_batch=4))
+        loop = asyncio.get_running_loop()
+        Entry = tuple[calls.Opening | calls.Queuing | calls.Ring, asyncio.Future[None]]
+        entries: list[Entry] = [(item, loop.create_future()) for item in
+                   (ring("A", "201"), ring("B", "201"), ring("A", "202"), ring("C", "201"), ring("A", "203"))]  # fmt: skip
+        pending = list(entries)
+        group: list[Entry] = [(ring("X", "201"), loop.create_future()), (ring("Y", "201"), loop.create_future())]
+        taken = await asyncio.to_thread(daemon._take_late(pending, group), frozenset({"A", "C"}))  # noqa: SLF001
+        # Room for two: A's first two items, in order; C's and A's third wait for the next group.
+        assert taken == [entries[0][0], entries[2][0]]
+        assert group[2:] == [entries[0], entries[2]]
+        assert pending == [entries[1], entries[3], entries[4]]
+        assert await asyncio.to_thread(daemon._take_late(pending, group), frozenset({"Z"})) == []  # noqa: SLF001
+
+    run(scenario())
+
+
 def test_one_bad_event_does_not_stop_the_daemon(
     core: Core, live: RecordingLivePush, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -446,10 +476,10 @@ def test_one_bad_event_does_not_stop_the_daemon(
     add_operators(core, "201", "202")
     real = calls.open_and_ring
 
-    def broken(uow: Any, openings: Any = (), rings: Any = (), queued: Any = ()) -> Any:
+    def broken(uow: Any, openings: Any = (), rings: Any = (), queued: Any = (), **kwargs: Any) -> Any:
         if queued:
             raise RuntimeError("simulated failure")
-        return real(uow, openings, rings, queued)
+        return real(uow, openings, rings, queued, **kwargs)
 
     monkeypatch.setattr(calls, "open_and_ring", broken)
 
