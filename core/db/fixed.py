@@ -158,9 +158,10 @@ def run_all(
     raw = pooled.driver_connection
     if raw is None:  # only a connection already closed or invalidated has none
         raise sa.exc.ResourceClosedError("the connection has no driver connection")
-    cursors = [raw.cursor() for _ in work]
-    dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
     commit = commit and dialect.driver == "psycopg"
+    cursors = [raw.cursor() for _ in work]
+    closing = [raw.cursor()] if commit else []
+    dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
     pipelined = (len(work) > 1 or commit) and dialect.driver == "psycopg"
     current = work[0]
     try:
@@ -171,7 +172,9 @@ def run_all(
                 # server's work.
                 cursor.execute(current[1].sql, current[2], **current[1].execute_options)
             if commit:
-                raw.commit()  # in a pipeline: queued behind the statements, then one sync for all
+                # As a statement, not raw.commit(): that would sync the pipeline on its own, and the
+                # pipeline's end syncs again, two round trips where one is enough.
+                closing[0].execute("COMMIT")
         return [query._convert(plan, dialect, cursor) for cursor, (query, plan, _) in zip(cursors, work, strict=True)]  # noqa: SLF001
     except dbapi_error as exc:
         lost = dialect.is_disconnect(cast(Any, exc), pooled.dbapi_connection, cursors[0])
@@ -187,5 +190,5 @@ def run_all(
             sql, sent, exc, dbapi_error, connection_invalidated=lost, dialect=dialect
         ) from exc
     finally:
-        for cursor in cursors:
+        for cursor in [*cursors, *closing]:
             cursor.close()

@@ -114,7 +114,7 @@ class UnitOfWork:
             self.session.flush()
             published = [(item.id, item.kind) for item in self._outbox]
             events = self._store_events() if self._events else []
-            # On PostgreSQL the events' insert already committed (same round trip); this ends the
+            # With psycopg the events' insert already committed (same round trip); this ends the
             # session's transaction, and commits it wherever that did not happen.
             self.session.commit()
             self._events = []
@@ -125,7 +125,7 @@ class UnitOfWork:
     def _store_events(self) -> list[dict[str, Any]]:
         """Insert the queued events (the session flushed); return them as their wire payloads.
 
-        On PostgreSQL this also commits the transaction: the unit of work's last statement.
+        On PostgreSQL (psycopg) this also commits the transaction: the unit of work's last statement.
         """
         now = self.clock.now()
         if self.session.get_bind().dialect.name != "postgresql":
