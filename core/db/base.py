@@ -107,9 +107,11 @@ def _ping_when_idle(engine: sa.Engine) -> None:
     switches on the server, in front of every transaction, a screen pop's among them. A connection
     that was in use a moment ago (or was just opened) is as alive as a ping would prove. One that
     waited longer may have met a server restart, a proxy's idle timeout or a failover: it is pinged,
-    and a dead one is replaced, as ``pool_pre_ping`` does. The rare server gone within the second
-    fails its first statement instead; that disconnect discards every pooled connection, so the
-    retry (the daemon's next event, the sweeper, the user's next click) gets a fresh one.
+    and if it is dead, every pooled connection made before it is discarded (a restart killed them
+    all, so none of them is handed out to fail) and a new one is made, as ``pool_pre_ping`` does. The
+    rare server gone within the second fails its first statement instead, which discards the pool
+    the same way, so the retry (the daemon's next event, the sweeper, the user's next click) gets a
+    fresh connection.
     """
     dialect = engine.dialect
 
@@ -123,7 +125,9 @@ def _ping_when_idle(engine: sa.Engine) -> None:
         try:
             dialect.do_ping(dbapi_connection)
         except dialect.loaded_dbapi.Error as exc:
-            raise sa.exc.DisconnectionError(str(exc)) from exc  # the pool replaces it and retries
+            if not dialect.is_disconnect(exc, dbapi_connection, None):
+                raise
+            raise sa.exc.InvalidatePoolError(str(exc)) from exc  # the pool reconnects and retries
 
     sa.event.listen(engine, "connect", stamp)
     sa.event.listen(engine, "checkin", stamp)
@@ -133,8 +137,8 @@ def _ping_when_idle(engine: sa.Engine) -> None:
 def read_engine_for(engine: sa.Engine) -> sa.Engine:
     """Return the engine for public reads: on PostgreSQL a sibling in autocommit without pre-ping.
 
-    The app's engine pings every connection it hands out, which is one more round trip (and two
-    context switches) on every tracking page; public reads are idempotent, so
+    The app's engine pings a connection that sat idle (``_ping_when_idle``), one more round trip (and
+    two context switches) on a tracking page after a quiet second; public reads are idempotent, so
     ``core.services.public.read`` retries a dropped connection instead. Autocommit is right for
     them: each is one statement under READ COMMITTED, which takes its own snapshot anyway, and it
     spares a BEGIN and a ROLLBACK round trip. The sibling has the same timeouts, its own pool (a web
