@@ -73,7 +73,10 @@ def _parse(raw: str, region: str) -> Phone | None:
 
 @functools.lru_cache(maxsize=4096)
 def _in_assigned_range(e164: str) -> bool:
-    return phonenumbers.is_valid_number(phonenumbers.parse(e164, None))
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:  # our own E.164 text; never seen, but never a crash
+        return False
 
 
 def is_mobile(e164: str | None) -> bool:

@@ -422,13 +422,16 @@ def _open_and_ring(
             Opening(linkedid=r.linkedid, caller_raw=r.caller_raw, caller_name=r.caller_name, did=None, at=r.at)
             for r in rings
         ]
-        # The callers' histories not cached yet are read in the calls' round trip, before the new rows
-        # are written: a pop shows what came before this call, not the call.
+        # The callers' histories not cached yet are read before anything is written (a pop shows what
+        # came before its call: not the call, and a first-time caller as nobody known yet), on
+        # PostgreSQL in the calls' round trip.
         cached = _cached_histories(session, {o.linkedid[:64] for o in everything})
         numbers = {_clean(o.caller_raw) for o in everything if o.linkedid[:64] not in cached}
         ahead = read_ahead(session, numbers)
+        read = caller_histories(session, numbers) if numbers and not ahead else None
         calls, rows = _group_calls(session, everything, known=[q.linkedid for q in queued], also=ahead)
-        read = caller_histories(session, numbers, rows) if ahead else None
+        if ahead:
+            read = caller_histories(session, numbers, rows)
         histories = _remember_histories(session, [calls[o.linkedid[:64]] for o in everything], read)
         if late is not None:
             taken.extend(late(frozenset(histories)))

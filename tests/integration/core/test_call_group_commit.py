@@ -115,6 +115,15 @@ def test_a_pop_shows_what_came_before_the_call_not_the_call(core: Core, live: Re
         assert pop["call_id"] == ids[opening(1).linkedid]
 
 
+def test_a_first_time_callers_pop_shows_nobody_known_on_both_databases(core: Core, live: RecordingLivePush) -> None:
+    """A number never seen becomes a citizen with its call, but its pop (read before) knows nobody yet."""
+    calls.open_and_ring(core.uow(), [opening(7)], [ring(7, "201")])
+    (pop,) = [e for e in live.events if e["type"] == "call.ringing"]
+    assert pop["history"]["citizen"] is None
+    assert pop["history"]["phone"] == "+38765430007"
+    assert pop["call"]["citizen_id"] is not None
+
+
 # SQLite transactions here begin IMMEDIATE (one writer at a time), so this race exists only on PostgreSQL.
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_a_call_opened_by_another_writer_meanwhile_is_reused(
@@ -143,6 +152,41 @@ def test_a_call_opened_by_another_writer_meanwhile_is_reused(
         assert ids["1764310000.1"] == rows[0].id
         assert list((rows[0].meta or {})["legs"]) == ["1764310000.1-201"]
     assert [e["call_id"] for e in live.events if e["type"] == "call.ringing"] == [rows[0].id]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_items_taken_late_survive_the_retry_after_a_racing_writer(
+    core: Core, live: RecordingLivePush, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook hands its items over once; when the first pass loses a Linkedid race, the retry still pops them."""
+    real = calls._group_calls
+    raced: list[int] = []
+
+    def racing(*args: Any, **kwargs: Any) -> tuple[dict[str, CallRow], list[Sequence[Any]]]:
+        found = real(*args, **kwargs)
+        if not raced:
+            with core.session_factory() as other:
+                other.add(Call(linkedid=opening(1).linkedid, direction="in", caller_raw="065 430001", state="ringing",
+                               started_at=AT, meta={"legs": {}}))  # fmt: skip
+                other.commit()
+                raced.append(1)
+        return found
+
+    monkeypatch.setattr(calls, "_group_calls", racing)
+    handed: list[int] = []
+
+    def late(_linkedids: Collection[str]) -> list[calls.Opening | calls.Queuing | calls.Ring]:
+        handed.append(1)
+        return [ring(1, "201"), ring(2, "202")] if len(handed) == 1 else []
+
+    calls.open_and_ring(core.uow(), [opening(1), opening(2)], late=late)
+    assert raced == [1]
+    assert handed == [1, 1]  # asked again on the retry, with nothing new
+    pops = [e for e in live.events if e["type"] == "call.ringing"]
+    assert [(p["linkedid"], p["extension"]) for p in pops] == [(opening(1).linkedid, "201"),
+                                                               (opening(2).linkedid, "202")]  # fmt: skip
+    with core.session_factory() as db:
+        assert db.scalar(sa.select(sa.func.count()).select_from(Call)) == 2
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
