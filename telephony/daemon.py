@@ -193,17 +193,23 @@ class TelephonyDaemon:
             await self._commit_group(taken, batch)
 
     def _take_late(
-        self, pending: list[tuple[Grouped, asyncio.Future[None]]], group: list[tuple[Grouped, asyncio.Future[None]]]
+        self,
+        pending: list[tuple[Grouped, asyncio.Future[None]]],
+        group: list[tuple[Grouped, asyncio.Future[None]]],
+        settled: threading.Event | None = None,
     ) -> calls.Late:
         """Return the ``late`` hook of a group commit: it moves its calls' items from the lane's queue into it.
 
         Called in the executor thread once the group has read its calls. Every item of those calls
         that is queued goes, in queue order, so a call's items stay in order; the group never grows
-        beyond ``max_batch``.
+        beyond ``max_batch``. Once the group's items are ``settled`` (their futures resolved), it takes
+        nothing: a worker still running after its group was given up must not strand items in it.
         """
 
         def late(linkedids: Collection[str]) -> list[Grouped]:
             with self._batch_lock:
+                if settled is not None and settled.is_set():
+                    return []
                 room = self.options.max_batch - len(group)
                 mine = [entry for entry in pending if entry[0].linkedid[:64] in linkedids][: max(0, room)]
                 if not mine:
@@ -226,12 +232,13 @@ class TelephonyDaemon:
         openings = [item for item, _ in batch if isinstance(item, calls.Opening)]
         queued = [item for item, _ in batch if isinstance(item, calls.Queuing)]
         rings = [item for item, _ in batch if isinstance(item, calls.Ring)]
+        settled = threading.Event()
         try:
             self.batches += 1
             started = time.perf_counter()
             given = len(batch)
             await run_blocking(calls.open_and_ring, self.core.uow(), openings, rings, queued,
-                               late=self._take_late(pending, batch))  # fmt: skip
+                               late=self._take_late(pending, batch, settled))  # fmt: skip
             logger.debug("group commit: %d openings, %d queue joins, %d pops, %d late in %.1f ms", len(openings),
                          len(queued), len(rings), len(batch) - given, 1000 * (time.perf_counter() - started))  # fmt: skip
         except Exception:  # noqa: BLE001  one bad item must not sink the others: retry them one by one
@@ -239,6 +246,8 @@ class TelephonyDaemon:
             for item, _ in batch:
                 await self._db(calls.open_and_ring, self.core.uow(), *_alone(item))
         finally:
+            with self._batch_lock:
+                settled.set()
             for _, future in batch:
                 if not future.done():
                     future.set_result(None)

@@ -465,6 +465,49 @@ def test_a_group_takes_only_its_own_calls_items_in_order_and_within_max_batch(co
     run(scenario())
 
 
+def test_a_failed_group_retries_its_late_items_one_by_one(
+    core: Core, live: RecordingLivePush, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group fails after taking a ring late: that ring is applied on its own with the rest, and settled."""
+    from telephony.daemon import TelephonyDaemon
+
+    add_operators(core, "201")
+    at = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    real = calls.open_and_ring
+    failed: list[int] = []
+
+    def failing_once(uow: Any, openings: Any = (), rings: Any = (), queued: Any = (), late: Any = None) -> Any:
+        if not failed and late is not None:
+            failed.append(len(late({"A"})))  # the ring of call A joins, then the group fails
+            raise RuntimeError("simulated failure")
+        return real(uow, openings, rings, queued, late=late)
+
+    monkeypatch.setattr(calls, "open_and_ring", failing_once)
+
+    async def scenario() -> None:
+        daemon = TelephonyDaemon(core, ami=None, spool=None)
+        loop = asyncio.get_running_loop()
+        Entry = tuple[calls.Opening | calls.Queuing | calls.Ring, asyncio.Future[None]]
+        opening = calls.Opening(linkedid="A", caller_raw="065 430001", caller_name=None, did=None, at=at)
+        ring_a = calls.Ring(linkedid="A", extension="201", leg="A-201", caller_raw="065 430001", caller_name=None,
+                            at=at)  # fmt: skip
+        ring_b = calls.Ring(linkedid="B", extension="201", leg="B-201", caller_raw="065 430002", caller_name=None,
+                            at=at)  # fmt: skip
+        batch: list[Entry] = [(opening, loop.create_future())]
+        pending: list[Entry] = [(ring_a, loop.create_future()), (ring_b, loop.create_future())]
+        waiting_b = pending[1]
+        await daemon._commit_group(batch, pending)  # noqa: SLF001
+        assert failed == [1]
+        assert [item for item, _ in batch] == [opening, ring_a]
+        assert all(future.done() for _, future in batch)
+        assert pending == [waiting_b]  # call B was not the group's: it waits for the next one
+        assert not waiting_b[1].done()
+
+    run(scenario())
+    pops = [e for e in live.events if e["type"] == "call.ringing"]
+    assert [(p["linkedid"], p["extension"]) for p in pops] == [("A", "201")]
+
+
 def test_one_bad_event_does_not_stop_the_daemon(
     core: Core, live: RecordingLivePush, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -476,10 +519,16 @@ def test_one_bad_event_does_not_stop_the_daemon(
     add_operators(core, "201", "202")
     real = calls.open_and_ring
 
-    def broken(uow: Any, openings: Any = (), rings: Any = (), queued: Any = (), **kwargs: Any) -> Any:
+    def broken(uow: Any, openings: Any = (), rings: Any = (), queued: Any = (), late: Any = None) -> Any:
+        def guarded(linkedids: Any) -> Any:  # a queue join may also join a group late
+            items = late(linkedids)
+            if any(isinstance(item, calls.Queuing) for item in items):
+                raise RuntimeError("simulated failure")
+            return items
+
         if queued:
             raise RuntimeError("simulated failure")
-        return real(uow, openings, rings, queued, **kwargs)
+        return real(uow, openings, rings, queued, late=guarded if late else None)
 
     monkeypatch.setattr(calls, "open_and_ring", broken)
 
