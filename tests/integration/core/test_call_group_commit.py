@@ -125,25 +125,31 @@ def test_a_first_time_callers_pop_shows_nobody_known_on_both_databases(core: Cor
 
 
 # SQLite transactions here begin IMMEDIATE (one writer at a time), so this race exists only on PostgreSQL.
-@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_a_call_opened_by_another_writer_meanwhile_is_reused(
-    core: Core, live: RecordingLivePush, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Between our lookup and our insert another writer commits the same Linkedid: no duplicate, no loss."""
+def race_call_one(core: Core, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make another writer commit call 1 right after the group's first lookup; return the list it marks."""
     real = calls._group_calls
     raced: list[int] = []
 
-    def racing(*args: object, **kwargs: object) -> tuple[dict[str, CallRow], list[Sequence[Any]]]:
-        found = real(*args, **kwargs)  # type: ignore[arg-type]
+    def racing(*args: Any, **kwargs: Any) -> tuple[dict[str, CallRow], list[Sequence[Any]]]:
+        found = real(*args, **kwargs)
         if not raced:
             with core.session_factory() as other:
-                other.add(Call(linkedid="1764310000.1", direction="in", caller_raw="065 430001", state="ringing",
+                other.add(Call(linkedid=opening(1).linkedid, direction="in", caller_raw="065 430001", state="ringing",
                                started_at=AT, meta={"legs": {}}))  # fmt: skip
                 other.commit()
                 raced.append(1)
         return found
 
     monkeypatch.setattr(calls, "_group_calls", racing)
+    return raced
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_call_opened_by_another_writer_meanwhile_is_reused(
+    core: Core, live: RecordingLivePush, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between our lookup and our insert another writer commits the same Linkedid: no duplicate, no loss."""
+    race_call_one(core, monkeypatch)
     ids, popped = calls.open_and_ring(core.uow(), [opening(1), opening(2)], [ring(1, "201")])
     assert popped == [True]
     with core.session_factory() as db:
@@ -159,20 +165,7 @@ def test_items_taken_late_survive_the_retry_after_a_racing_writer(
     core: Core, live: RecordingLivePush, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The hook hands its items over once; when the first pass loses a Linkedid race, the retry still pops them."""
-    real = calls._group_calls
-    raced: list[int] = []
-
-    def racing(*args: Any, **kwargs: Any) -> tuple[dict[str, CallRow], list[Sequence[Any]]]:
-        found = real(*args, **kwargs)
-        if not raced:
-            with core.session_factory() as other:
-                other.add(Call(linkedid=opening(1).linkedid, direction="in", caller_raw="065 430001", state="ringing",
-                               started_at=AT, meta={"legs": {}}))  # fmt: skip
-                other.commit()
-                raced.append(1)
-        return found
-
-    monkeypatch.setattr(calls, "_group_calls", racing)
+    raced = race_call_one(core, monkeypatch)
     handed: list[int] = []
 
     def late(_linkedids: Collection[str]) -> list[calls.Opening | calls.Queuing | calls.Ring]:
