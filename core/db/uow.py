@@ -8,9 +8,10 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import sqlalchemy as sa
+import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
 
 from core.db.base import BigId, UtcDateTime
@@ -20,6 +21,8 @@ from core.jsontext import to_json
 from core.ports import Clock, LivePush, TaskQueue
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Any constant: the transaction-scoped advisory lock that orders event inserts (see commit()).
 EVENT_LOCK_KEY = 480_048
@@ -168,6 +171,19 @@ class UnitOfWork:
                 self._tasks.enqueue(outbox_id, kind)
             except Exception:  # noqa: BLE001  broker down (F4): the sweeper publishes it later
                 log.warning("broker unavailable; outbox item %s waits for the sweeper", outbox_id)
+
+
+def once_more_on_conflict(work: Callable[[], T]) -> T:
+    """Run a unit of work; if another writer inserted the same unique row first, run it once more.
+
+    The other writer's row is committed by the time our INSERT fails on the unique key, so the
+    second pass finds it instead of inserting it again (two daemons opening one call, or writing one
+    component's status row at start).
+    """
+    try:
+        return work()
+    except sa_exc.IntegrityError:
+        return work()
 
 
 def event_dict(row: Event) -> dict[str, Any]:

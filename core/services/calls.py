@@ -16,16 +16,15 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from time import monotonic
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
 
 from core.db.fixed import FixedQuery
 from core.db.models import Call, OutboxItem, StatusChange, Ticket, User
-from core.db.uow import UnitOfWork
+from core.db.uow import UnitOfWork, once_more_on_conflict
 from core.phones import Phone, parse_phone
 from core.services import call_rows, citizens
 from core.services.call_rows import CallRow
@@ -34,7 +33,6 @@ from core.services.history import caller_histories, read_ahead
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 MAX_CALLER = 256
 MAX_LEGS = 100  # ringall retries add a leg every ~22 s; beyond this a call is pathological
@@ -393,19 +391,7 @@ def open_and_ring(
     and running one of its own.
     """
     taken: list[Opening | Queuing | Ring] = []  # kept across the retry: the caller handed them over
-    return _once_more_on_race(lambda: _open_and_ring(uow, openings, rings, queued, late, taken))
-
-
-def _once_more_on_race(work: Callable[[], T]) -> T:
-    """Run a unit of work that may open calls; if another writer opened one first, run it once more.
-
-    The other writer's row is committed by the time our INSERT fails on the unique Linkedid, so
-    the second pass finds it instead of inserting it again.
-    """
-    try:
-        return work()
-    except sa_exc.IntegrityError:
-        return work()
+    return once_more_on_conflict(lambda: _open_and_ring(uow, openings, rings, queued, late, taken))
 
 
 def _open_and_ring(
@@ -632,7 +618,7 @@ def call_ended(
             _end(uow, call, outcome=outcome, cause=cause, at=at, via_resync=via_resync, timezone=timezone)
             uow.commit()
 
-    _once_more_on_race(work)
+    once_more_on_conflict(work)
 
 
 def reconcile(

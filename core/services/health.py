@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
 
 from core.db.models import ComponentStatus
-from core.db.uow import UnitOfWork
+from core.db.uow import UnitOfWork, once_more_on_conflict
 
 COMPONENTS = ("ami", "modem", "transcription", "mail")
 # A daemon that stopped reporting is as good as down: its last "ok" is not trusted beyond this.
@@ -45,10 +44,7 @@ def report_link(
             uow.commit()
             return changed
 
-    try:
-        return once()
-    except sa_exc.IntegrityError:
-        return once()
+    return once_more_on_conflict(once)
 
 
 def component_states(session: so.Session, now: datetime) -> dict[str, str]:
