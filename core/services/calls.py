@@ -240,20 +240,19 @@ def _cached_histories(session: so.Session, linkedids: Collection[str]) -> dict[s
 
 
 def _remember_histories(
-    session: so.Session, calls: Collection[CallRow], read: Mapping[str | None, dict[str, Any]] | None = None
+    session: so.Session, missing: Collection[CallRow], read: Mapping[str | None, dict[str, Any]] | None
 ) -> dict[str, dict[str, Any]]:
-    """Return each call's caller history by Linkedid, looking up (in one batch) and caching the missing.
+    """Return the caller history of each call not cached (by Linkedid), and cache it.
 
     ``read``: histories already read, by number; a caller not among them is read here.
     """
-    database = str(session.connection().engine.url)
-    found = _cached_histories(session, [c.linkedid for c in calls])
-    missing = [c for c in calls if c.linkedid not in found]
     if not missing:
-        return found
+        return {}
     read = read or {}
     unread = {c.caller_raw for c in missing if c.caller_raw not in read}
     histories = {**read, **caller_histories(session, unread)} if unread else read
+    database = str(session.connection().engine.url)
+    found: dict[str, dict[str, Any]] = {}
     now = monotonic()
     with _history_lock:
         for call in missing:
@@ -418,7 +417,8 @@ def _open_and_ring(
         calls, rows = _group_calls(session, everything, known=[q.linkedid for q in queued], also=ahead)
         if ahead:
             read = caller_histories(session, numbers, rows)
-        histories = _remember_histories(session, [calls[o.linkedid[:64]] for o in everything], read)
+        missing = [calls[lid] for lid in {o.linkedid[:64] for o in everything} if lid not in cached]
+        histories = {**cached, **_remember_histories(session, missing, read)}
         if late is not None:
             taken.extend(late(frozenset(histories)))
         # An opening taken late is a repeat of one read here: its call is already in the group.
