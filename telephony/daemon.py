@@ -196,7 +196,7 @@ class TelephonyDaemon:
         self,
         pending: list[tuple[Grouped, asyncio.Future[None]]],
         group: list[tuple[Grouped, asyncio.Future[None]]],
-        settled: threading.Event | None = None,
+        settled: threading.Event,
     ) -> calls.Late:
         """Return the ``late`` hook of a group commit: it moves its calls' items from the lane's queue into it.
 
@@ -208,7 +208,7 @@ class TelephonyDaemon:
 
         def late(linkedids: Collection[str]) -> list[Grouped]:
             with self._batch_lock:
-                if settled is not None and settled.is_set():
+                if settled.is_set():
                     return []
                 room = self.options.max_batch - len(group)
                 mine = [entry for entry in pending if entry[0].linkedid[:64] in linkedids][: max(0, room)]

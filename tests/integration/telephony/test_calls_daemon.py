@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -455,12 +456,16 @@ def test_a_group_takes_only_its_own_calls_items_in_order_and_within_max_batch(co
                    (ring("A", "201"), ring("B", "201"), ring("A", "202"), ring("C", "201"), ring("A", "203"))]  # fmt: skip
         pending = list(entries)
         group: list[Entry] = [(ring("X", "201"), loop.create_future()), (ring("Y", "201"), loop.create_future())]
-        taken = await asyncio.to_thread(daemon._take_late(pending, group), frozenset({"A", "C"}))  # noqa: SLF001
+        taken = await asyncio.to_thread(daemon._take_late(pending, group, threading.Event()), frozenset({"A", "C"}))  # noqa: SLF001
         # Room for two: A's first two items, in order; C's and A's third wait for the next group.
         assert taken == [entries[0][0], entries[2][0]]
         assert group[2:] == [entries[0], entries[2]]
         assert pending == [entries[1], entries[3], entries[4]]
-        assert await asyncio.to_thread(daemon._take_late(pending, group), frozenset({"Z"})) == []  # noqa: SLF001
+        assert await asyncio.to_thread(daemon._take_late(pending, group, threading.Event()), frozenset({"Z"})) == []  # noqa: SLF001
+        settled = threading.Event()
+        settled.set()  # the group's futures are resolved: a late worker must not take A's third item
+        assert await asyncio.to_thread(daemon._take_late(pending, group, settled), frozenset({"A"})) == []  # noqa: SLF001
+        assert pending == [entries[1], entries[3], entries[4]]
 
     run(scenario())
 
